@@ -462,7 +462,6 @@ def main(argv=None):
             uc_s, uc_opts, uc_runs = best_of(lambda: baseline.run(specs), repeat, deadline)
         rows.append({'nodes': n_nodes, 'instances': len(specs), 'ours_s': ours_s, 'ours_opts': ours_opts,
                      'ours_runs': ours_runs, 'uc_s': uc_s, 'uc_opts': uc_opts, 'uc_runs': uc_runs})
-        del specs
 
     for i, row in enumerate(rows):
         row['ours_us'] = row['ours_s'] / row['instances'] * 1e6
