@@ -38,6 +38,7 @@ from __future__ import absolute_import, division, print_function
 import argparse
 import copy
 import gc
+import io
 import os
 import random
 import sys
@@ -364,10 +365,18 @@ def profile_ours(specs, compile_options, render_ini, top):
     run_ours(specs, compile_options, render_ini)
     profiler.disable()
     print()
-    print('cProfile of our compiler, %d instances (top %d by own time):' % (len(specs), top))
-    stats = pstats.Stats(profiler, stream=sys.stdout)
+    print('cProfile of our compiler, %d instances (top %d by own time, then by cumulative time):'
+          % (len(specs), top))
+    buf = io.StringIO()
+    stats = pstats.Stats(profiler, stream=buf)
     stats.sort_stats('tottime').print_stats(top)
     stats.sort_stats('cumulative').print_stats(top)
+    # Show file:line relative to the collection root, not through the symlink.
+    text = buf.getvalue()
+    for prefix in (os.path.join(REPO, '.build', 'collections', 'ansible_collections', 'uwsgi', 'topology', ''),
+                   os.path.join(REPO, '')):
+        text = text.replace(prefix, '')
+    print(text)
 
 
 def parse_args(argv):
