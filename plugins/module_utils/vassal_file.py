@@ -38,8 +38,8 @@ def check_directory(path):
     directory = directory_of(path)
     if not os.path.isdir(directory):
         raise TopologyError(
-            'path', '%s: the directory %s does not exist; create it first '
-            '(for example with ansible.builtin.file, state=directory)' % (path, directory))
+            path, 'the directory %s does not exist; create it first '
+            '(for example with ansible.builtin.file, state=directory)' % directory)
 
 
 def read_current(path):
@@ -47,12 +47,12 @@ def read_current(path):
     if not os.path.lexists(path):
         return None
     if os.path.isdir(path):
-        raise TopologyError('path', '%s is a directory; give the path of the vassal file itself' % path)
+        raise TopologyError(path, 'is a directory; give the path of the vassal file itself')
     try:
         with open(path, 'rb') as handle:
             return handle.read()
     except (IOError, OSError) as exc:
-        raise TopologyError('path', 'cannot read %s: %s' % (path, exc))
+        raise TopologyError(path, 'cannot read the current file: %s' % exc)
 
 
 def as_text(data):
@@ -87,13 +87,13 @@ def write_temp(path, data):
     try:
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=directory)
     except (IOError, OSError) as exc:
-        raise TopologyError('path', 'cannot create a temporary file in %s: %s' % (directory, exc))
+        raise TopologyError(path, 'cannot create a temporary file in %s: %s' % (directory, exc))
     try:
         with os.fdopen(fd, 'wb') as handle:
             handle.write(data)
     except (IOError, OSError) as exc:
         remove_quietly(tmp)
-        raise TopologyError('path', 'cannot write the temporary file %s: %s' % (tmp, exc))
+        raise TopologyError(path, 'cannot write the temporary file %s: %s' % (tmp, exc))
     return tmp
 
 
@@ -128,5 +128,5 @@ def validate(run_command, uwsgi_binary, path, config_path):
         return
     output = '\n'.join(part.strip() for part in (out, err) if part and part.strip())
     raise TopologyError(
-        'path', '%s: uWSGI rejected the new content (`%s` exited %s); the file was left unchanged:\n%s'
-        % (path, ' '.join(command), rc, output or '(no output)'))
+        path, 'uWSGI rejected the new content (`%s` exited %s); the file was left unchanged:\n%s'
+        % (' '.join(command), rc, output or '(no output)'))

@@ -18,7 +18,7 @@ description:
   - The file is replaced only when its content differs, and atomically. Before it is put in
     place, the new content is checked with the target's uWSGI binary
     (C(uwsgi --strict --ini FILE --version)), which refuses options the binary does not know
-    and user or group names the host does not have. A rejected config leaves the old file
+    and some user or group names the host does not have. A rejected config leaves the old file
     untouched and fails the task with uWSGI's output.
   - The content is checked in a temporary file in the same directory, named
     C(.<name>.<random>.tmp) so that an Emperor watching the directory does not start it;
@@ -123,8 +123,10 @@ options:
       - Defaults to C(uwsgi) found on the target's E(PATH). Required (found or given) when O(validate=true).
     type: path
 notes:
-  - Validation is more than a syntax check. uWSGI looks up user and group names while it reads
-    the file, so the check belongs on the host that will run the config.
+  - Validation is more than a syntax check. uWSGI resolves some user and group names while it
+    reads the file (router options such as C(http-uid)), so the check belongs on the host that
+    will run the config. It does not start anything: bind addresses, sockets and file paths
+    are not checked.
   - With Debian's C(uwsgi-core), routers are plugins; compile with O(build.plugin_build=true)
     so that the C(plugin) lines come first and the router options are known to the validator.
 seealso:
@@ -305,7 +307,7 @@ def absent(module, result):
         try:
             os.unlink(path)
         except OSError as exc:
-            raise TopologyError('path', 'cannot remove %s: %s' % (path, exc))
+            raise TopologyError(path, 'cannot remove the file: %s' % exc)
 
 
 def main():
