@@ -25,7 +25,7 @@ description:
     it is removed afterwards.
   - Private keys never go through this module; the config only names their paths.
 author:
-  - uwsgi.topology developers
+  - uwsgi.topology developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.files
   - uwsgi.topology.attributes
@@ -125,7 +125,7 @@ options:
 notes:
   - Validation is more than a syntax check. uWSGI resolves some user and group names while it
     reads the file (router options such as C(http-uid)), so the check belongs on the host that
-    will run the config. It does not start anything: bind addresses, sockets and file paths
+    will run the config. It does not start anything, so bind addresses, sockets and file paths
     are not checked.
   - With Debian's C(uwsgi-core), routers are plugins; compile with O(build.plugin_build=true)
     so that the C(plugin) lines come first and the router options are known to the validator.
