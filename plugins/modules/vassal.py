@@ -56,8 +56,8 @@ options:
   spec:
     description:
       - The spec of the uWSGI instance, compiled as by the P(uwsgi.topology.uwsgi_options#filter)
-        filter. See that filter's documentation and the C(Spec reference) section of the
-        collection's C(README.md) for its keys.
+        filter. See that filter's documentation and the collection's spec reference,
+        C(docs/spec-reference.md), for its keys.
       - Exactly one of O(spec) and O(options) is required when O(state=present).
     type: dict
   options:
