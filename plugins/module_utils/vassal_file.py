@@ -33,6 +33,13 @@ def directory_of(path):
     return os.path.dirname(os.path.abspath(path))
 
 
+def resolve(path):
+    """The file to write for ``path``: the target of a symbolic link, else ``path`` itself."""
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    return path
+
+
 def check_directory(path):
     """Raise TopologyError unless ``path``'s directory exists."""
     directory = directory_of(path)

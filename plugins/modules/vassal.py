@@ -49,6 +49,8 @@ options:
     description:
       - Path of the vassal file on the target, for example C(/etc/uwsgi-emperor/vassals/app.ini).
       - Its directory must exist.
+      - If it is a symbolic link, the file it points to is written and the link stays;
+        O(state=absent) removes the link itself.
       - The content is INI, so the name should end in C(.ini); an Emperor picks the parser by
         the extension. The module warns otherwise.
     type: path
@@ -252,13 +254,16 @@ def _validator(module):
 
 
 def present(module, result):
-    path = module.params['path']
     options, ini = _compile(module.params)
     result.update(options=options, ini=ini)
     new = ini.encode('utf-8')
 
-    if not path.endswith('.ini'):
-        module.warn('%s does not end in .ini: an Emperor chooses the config parser by the extension' % path)
+    if not module.params['path'].endswith('.ini'):
+        module.warn('%s does not end in .ini: an Emperor chooses the config parser by the extension'
+                    % module.params['path'])
+    # A link (Debian's apps-enabled/x.ini -> ../apps-available/x.ini) stays a link:
+    # the file it points to is the one written, staged in that file's directory.
+    path = vassal_file.resolve(module.params['path'])
     try:
         vassal_file.check_directory(path)
     except TopologyError:
@@ -289,7 +294,7 @@ def present(module, result):
 
     if os.path.lexists(path):
         attributes = {'before': {'path': path}, 'after': {'path': path}}
-        file_args = module.load_file_common_arguments(module.params)
+        file_args = module.load_file_common_arguments(module.params, path=path)
         result['changed'] = module.set_fs_attributes_if_different(
             file_args, result['changed'], diff=attributes)
         if len(attributes['before']) > 1 or len(attributes['after']) > 1:
@@ -298,9 +303,10 @@ def present(module, result):
 
 def absent(module, result):
     path = module.params['path']
-    current = vassal_file.read_current(path)
-    if current is None:
+    if not os.path.lexists(path):
         return
+    # A link is removed, not the file it points to; a dangling one reads as empty.
+    current = vassal_file.read_current(path) if os.path.exists(path) else b''
     result['changed'] = True
     result['diff'] = [vassal_file.content_diff(path, vassal_file.as_text(current), '')]
     if not module.check_mode:

@@ -152,6 +152,30 @@ def test_build_and_version_reach_the_compiler(run_module, uwsgi_ok, vassal_path)
     assert ['strict', 'true'] not in result['options']
 
 
+def test_a_link_stays_a_link_and_its_target_is_written(run_module, uwsgi_ok, tmp_path, vassal_dir):
+    available = tmp_path / 'apps-available'
+    available.mkdir()
+    target = str(available / 'router.ini')
+    _write(target, OLD)
+    link = str(vassal_dir / 'router.ini')
+    os.symlink(target, link)
+
+    failed, result, _warnings = run_module(vassal.main, _args(link, uwsgi_ok, mode='0640'))
+
+    assert not failed, result
+    assert result['changed'] is True
+    assert result['path'] == link
+    assert os.path.islink(link) and os.path.realpath(link) == target
+    assert _read(target) == ROUTER_INI
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o640
+    assert os.path.dirname(uwsgi_ok.calls[0]['args'][2]) == str(available)
+    assert _listing(available) == ['router.ini']
+
+    failed, result, _warnings = run_module(vassal.main, _args(link, uwsgi_ok, mode='0640'))
+    assert not failed, result
+    assert result['changed'] is False
+
+
 # --- check mode ------------------------------------------------------------------------------
 
 def test_check_mode_creates_nothing_but_validates(run_module, uwsgi_ok, vassal_dir, vassal_path):
@@ -405,6 +429,32 @@ def test_absent_in_check_mode_keeps_the_file(run_module, vassal_path):
     assert not failed, result
     assert result['changed'] is True
     assert _read(vassal_path) == OLD
+
+
+def test_absent_removes_a_link_not_its_target(run_module, tmp_path, vassal_dir):
+    target = str(tmp_path / 'router.ini')
+    _write(target, OLD)
+    link = str(vassal_dir / 'router.ini')
+    os.symlink(target, link)
+
+    failed, result, _warnings = run_module(vassal.main, {'path': link, 'state': 'absent'})
+
+    assert not failed, result
+    assert result['changed'] is True
+    assert not os.path.lexists(link)
+    assert _read(target) == OLD
+
+
+def test_absent_removes_a_dangling_link(run_module, tmp_path, vassal_dir):
+    link = str(vassal_dir / 'router.ini')
+    os.symlink(str(tmp_path / 'gone.ini'), link)
+
+    failed, result, _warnings = run_module(vassal.main, {'path': link, 'state': 'absent'}, diff=True)
+
+    assert not failed, result
+    assert result['changed'] is True
+    assert result['diff'][0]['before'] == ''
+    assert not os.path.lexists(link)
 
 
 def test_absent_when_missing_is_unchanged(run_module, vassal_path):
