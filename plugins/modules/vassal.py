@@ -122,7 +122,8 @@ options:
   uwsgi_binary:
     description:
       - Path of the uWSGI binary on the target that will run this config, used by O(validate).
-      - Defaults to C(uwsgi) found on the target's E(PATH). Required (found or given) when O(validate=true).
+      - A name without a slash (such as V(uwsgi-core)) is looked up on the target's E(PATH).
+      - Defaults to V(uwsgi). It must be found when O(validate=true).
     type: path
 notes:
   - Validation is more than a syntax check. uWSGI resolves some user and group names while it
@@ -240,11 +241,12 @@ def _validator(module):
     """The uWSGI binary to validate with, or None to skip validation."""
     if not module.params['validate']:
         return None
-    binary = module.params['uwsgi_binary'] or module.get_bin_path('uwsgi')
+    wanted = module.params['uwsgi_binary'] or 'uwsgi'
+    binary = wanted if os.sep in wanted else module.get_bin_path(wanted)
     if binary and os.path.isfile(binary) and os.access(binary, os.X_OK):
         return binary
     problem = ('uwsgi_binary %s is not an executable file' % binary if binary
-               else "no 'uwsgi' binary found on the target's PATH")
+               else "no %r binary found on the target's PATH" % wanted)
     if module.check_mode:
         module.warn('%s; skipping validation in check mode' % problem)
         return None

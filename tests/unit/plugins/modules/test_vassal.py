@@ -335,6 +335,18 @@ def test_default_binary_is_uwsgi_on_path(run_module, monkeypatch, uwsgi_ok, vass
     assert len(uwsgi_ok.calls) == 1
 
 
+def test_binary_name_is_looked_up_on_path(run_module, monkeypatch, make_uwsgi, vassal_path):
+    core = make_uwsgi('core', 0, '2.0.21-debian')
+    os.rename(core.path, os.path.join(os.path.dirname(core.path), 'uwsgi-core'))
+    monkeypatch.setenv('PATH', os.path.dirname(core.path))
+
+    failed, result, _warnings = run_module(vassal.main, {
+        'path': vassal_path, 'spec': ROUTER, 'uwsgi_binary': 'uwsgi-core'})
+
+    assert not failed, result
+    assert len(core.calls) == 1
+
+
 def test_no_uwsgi_on_path_fails_clearly(run_module, monkeypatch, tmp_path, vassal_path):
     empty = tmp_path / 'empty-bin'
     empty.mkdir()
