@@ -182,9 +182,24 @@ def is_unix_path(value):
     return value.startswith('/') or value.startswith('@')
 
 
+_VALID_ADDRESSES = set()
+
+
 def check_udp_or_unix(value, path, what):
     """A numeric ``IPv4:port`` or an absolute UNIX socket path (or a uWSGI ``%(placeholder)``)."""
+    if value.__class__ is str and value in _VALID_ADDRESSES:
+        return value
     value = check_str(value, path)
+    if len(_VALID_ADDRESSES) < 100000:
+        _VALID_ADDRESSES.add(value)  # removed again below when refused
+    try:
+        return _check_udp_or_unix(value, path, what)
+    except TopologyError:
+        _VALID_ADDRESSES.discard(value)
+        raise
+
+
+def _check_udp_or_unix(value, path, what):
     if is_unix_path(value) or value.startswith('%('):
         return value
     match = _IPV4.match(value)

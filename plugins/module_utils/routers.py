@@ -307,7 +307,6 @@ class RouterHttp(Router):
                               'resubscribe address')
 
 
-
 def _tls_constructor(router, out, command, spdy):
     """``https2`` / ``sslrouter2``: ``addr=,cert=,key=[,ciphers=][,clientca=][,spdy=1]``."""
     item, path = router.item, router.path

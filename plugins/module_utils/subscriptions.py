@@ -235,56 +235,54 @@ class Subscriptions(object):
             missing = 'server' if item.get('server') is None else 'key'
             raise TopologyError(join(path, missing), 'is required: uWSGI silently drops a subscription '
                                                      'without both server and key')
-        pairs = [('server', check_udp_or_unix(item['server'], join(path, 'server'), 'subscription server'))]
-        key = check_key(item['key'], join(path, 'key'), target)
+        pairs = [('server', check_udp_or_unix(item['server'], path + '.server', 'subscription server'))]
+        key = check_key(item['key'], path + '.key', target)
         pairs.append(('key', key))
 
         address = item.get('address')
         if address is None:
-            raise TopologyError(join(path, 'address'), 'is required: without it uWSGI announces its first socket '
+            raise TopologyError(path + '.address', 'is required: without it uWSGI announces its first socket '
                                 'exactly as written (e.g. ":3031"), which the router reads as its own host; '
                                 'give the node\'s routable IPv4:port, a UNIX socket path, or a socket index')
         if isinstance(address, int) and not isinstance(address, bool):
-            pairs.append(('socket', str(check_int(address, join(path, 'address')))))
+            pairs.append(('socket', str(check_int(address, path + '.address'))))
         else:
-            pairs.append(('addr', check_udp_or_unix(address, join(path, 'address'), 'node address')))
+            pairs.append(('addr', check_udp_or_unix(address, path + '.address', 'node address')))
 
         if item.get('address_vassal') is not None:
-            where = join(path, 'address_vassal')
-            gate(target, Param('vassal', STR, since='2.1'), where)
+            where = path + '.address_vassal'
+            gate(target, _P_VASSAL, where)
             pairs.append(('vassal', check_str(item['address_vassal'], where)))
 
         weight = 1
         if item.get('balancing_weight') is not None:
-            weight = check_int(item['balancing_weight'], join(path, 'balancing_weight'), 1)
+            weight = check_int(item['balancing_weight'], path + '.balancing_weight', 1)
             pairs.append(('weight', str(weight)))
 
         if item.get('balancing_algo') is not None:
-            where = join(path, 'balancing_algo')
-            gate(target, Param('algo', STR, since='2.1',
-                               alt='the router-side algorithm: subscriptions.server_params.balancing_algo '
-                                   '(subscription-algo) in the router\'s spec'), where)
+            where = path + '.balancing_algo'
+            gate(target, _P_ALGO, where)
             name, backup = algorithms.resolve(item['balancing_algo'], where, target)
             pairs.append(('algo', name))
             if backup is not None:
                 pairs.append(('backup', str(backup)))
 
         if item.get('modifier') is not None:
-            modifier1, modifier2 = resolve_modifier(item['modifier'], join(path, 'modifier'))
+            modifier1, modifier2 = resolve_modifier(item['modifier'], path + '.modifier')
             pairs.append(('modifier1', str(modifier1)))
             if modifier2 is not None:
                 pairs.append(('modifier2', str(modifier2)))
 
         if item.get('signing') is not None:
-            pairs.append(('sign', check_signing(item['signing'], join(path, 'signing'), target)))
+            pairs.append(('sign', check_signing(item['signing'], path + '.signing', target)))
 
         if item.get('check_file') is not None:
             # uWSGI SKIPS the subscription while this file exists (the seed says the opposite).
-            pairs.append(('check', check_abs_path(item['check_file'], join(path, 'check_file'))))
+            pairs.append(('check', check_abs_path(item['check_file'], path + '.check_file')))
 
         if item.get('protocol') is not None:
-            where = join(path, 'protocol')
-            gate(target, Param('proto', STR, since='2.1'), where)
+            where = path + '.protocol'
+            gate(target, _P_PROTO, where)
             protocol = check_str(item['protocol'], where)
             if protocol not in ('uwsgi', 'http'):
                 raise TopologyError(where, 'must be uwsgi or http (the router keeps only the first letter), '
@@ -303,6 +301,12 @@ class Subscriptions(object):
                     pairs.append((key_name, check_abs_path(value, join(path, name), 'on the router host')))
         return pairs, weight
 
+
+_P_VASSAL = Param('vassal', STR, since='2.1')
+_P_ALGO = Param('algo', STR, since='2.1', alt='the router-side algorithm: subscriptions.server_params.balancing_algo '
+                                              '(subscription-algo) in the router\'s spec')
+_P_PROTO = Param('proto', STR, since='2.1')
+_P_SIGN = Param('sign', STR, needs='ssl')
 
 _VERIFICATION_SIMPLE = dict(
     (name, param) for name, param in Subscriptions.VERIFICATION_PARAMS.items() if param is not None)
@@ -340,8 +344,8 @@ def check_signing(value, path, target):
                                   '[SHA1, /etc/uwsgi/keys/example.com.pem], got the string %r' % value)
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise TopologyError(path, 'must be a two-item list [digest, private_key_path], got %s' % type_name(value))
-    gate(target, Param('sign', STR, needs='ssl'), path)
+    if not target.ssl:
+        gate(target, _P_SIGN, path)
     digest = check_digest(value[0], path + '[0]')
     key = check_abs_path(value[1], path + '[1]', 'to the PEM private key on the node')
     return '%s:%s' % (digest, key)
-
