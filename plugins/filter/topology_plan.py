@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: uwsgi.topology contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter uwsgi.topology.topology_plan: inventory -> validated per-host topology plan.
+
+The documentation is in the sidecar file topology_plan.yml.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import socket
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.uwsgi.topology.plugins.module_utils.errors import TopologyError
+from ansible_collections.uwsgi.topology.plugins.module_utils.topology import HOST_VARS, plan_topology
+
+FILTER = 'uwsgi.topology.topology_plan'
+
+
+def _resolve(name):
+    """Resolve a host name to one IPv4 address on the controller (None when it cannot)."""
+    try:
+        infos = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError, OSError):
+        return None
+    return infos[0][4][0] if infos else None
+
+
+def _plain(value):
+    """Templated values as plain Python containers."""
+    if isinstance(value, Mapping):
+        return dict((str(k), _plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def topology_plan(hostvars, groups, router_group='uwsgi_routers', node_group='uwsgi_nodes', version='2.0',
+                  secured=True, prefix='/var/lib/uwsgi-topology', build=None, announce_interval=None):
+    """Validate the topology described by the inventory and plan every host's files."""
+    if not isinstance(hostvars, Mapping):
+        raise AnsibleFilterError('%s: the input must be hostvars (a mapping of hosts), got %s'
+                                 % (FILTER, type(hostvars).__name__))
+    if not isinstance(groups, Mapping):
+        raise AnsibleFilterError('%s: groups must be the inventory groups mapping, got %s'
+                                 % (FILTER, type(groups).__name__))
+    wanted = set(groups.get(router_group) or []) | set(groups.get(node_group) or [])
+    hosts = {}
+    for host in wanted:
+        if host not in hostvars:
+            continue
+        variables = hostvars[host]
+        hosts[host] = dict((name, _plain(variables.get(name))) for name in HOST_VARS if variables.get(name) is not None)
+    try:
+        return plan_topology(hosts, _plain(groups), router_group=router_group, node_group=node_group,
+                             version=str(version), secured=secured, default_prefix=prefix,
+                             default_build=_plain(build), resolve=_resolve,
+                             default_announce_interval=announce_interval)
+    except TopologyError as exc:
+        raise AnsibleFilterError('%s: %s' % (FILTER, exc))
+
+
+class FilterModule(object):
+    """uWSGI topology planner."""
+
+    def filters(self):
+        return {'topology_plan': topology_plan}
