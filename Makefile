@@ -1,0 +1,94 @@
+# Test infrastructure of the uwsgi.topology collection.
+#
+#   make test      venv, binaries, unit, sanity, lint, realbin, in that order;
+#                  stops at the first failure and prints each stage's duration
+#                  (this is what .ci/run runs, on a fresh Debian 12 as root)
+#
+#   make venv      .venv (python3.11 -m venv) + tests/requirements.txt; pip runs
+#                  only when that file changed (hash stamp .venv/.requirements.sha256)
+#   make apt       Debian packages (scripts/apt-deps.sh); nothing runs when all
+#                  are installed, else one `apt-get update` + `apt-get install`
+#   make binaries  apt, then uWSGI 2.0.31 built from PyPI source in
+#                  .build/uwsgi-pypi (with SSL, zlib, pcre), Debian's uwsgi-core
+#                  2.0.21, both verified; writes .build/uwsgi-builds.env
+#                  (scripts/uwsgi-builds.sh; its header records which
+#                  `plugin =` lines Debian's build needs per router)
+#   make unit      pytest tests/unit
+#   make sanity    ansible-test sanity --python 3.11 --requirements, from a copy
+#                  in .build/sanity/ansible_collections/uwsgi/topology, with its
+#                  own venv .build/venv-sanity (scripts/sanity.sh says why)
+#   make lint      ansible-lint --profile production (config: .ansible-lint), offline
+#   make realbin   pytest tests/realbin with .build/uwsgi-builds.env exported
+#   make bench     python tests/bench/bench_compile.py
+#   make demo      ansible-playbook site.yml
+#   make clean     remove .build and tests/output (keeps .venv); distclean: also .venv
+#
+# How tests import the collection: unit and realbin run against the live tree
+# through the symlink .build/collections/ansible_collections/uwsgi/topology ->
+# <repo root> (absolute, computed at run time by scripts/collection-link.sh; the same link
+# tests/unit/conftest.py makes) with PYTHONPATH=.build/collections.  Sanity
+# cannot use that link (ansible-test resolves it and then refuses a path that
+# is not .../ansible_collections/uwsgi/topology), so it runs from a real copy.
+#
+# Every target is idempotent and skips expensive work that is already done,
+# but never relies on it: on a fresh machine each creates what it needs.
+# pytest's exit status 5 (no tests collected) counts as a failure.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+MAKEFLAGS += --no-print-directory
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VENV := $(ROOT)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export PYTHON ?= python3.11
+
+# Extra arguments, e.g. make unit PYTEST_ARGS="-k vassal -x"
+PYTEST_ARGS ?=
+SANITY_ARGS ?=
+LINT_ARGS ?=
+
+TEST_STAGES := venv binaries unit sanity lint realbin
+
+.PHONY: test venv apt binaries unit sanity lint realbin bench demo clean distclean help
+
+test:
+	@MAKE="$(MAKE)" $(ROOT)/scripts/test-all.sh $(TEST_STAGES)
+
+help:
+	@sed -n '2,/^$$/p' $(ROOT)/Makefile | sed 's/^# \{0,1\}//'
+
+venv:
+	@$(ROOT)/scripts/venv.sh
+
+apt:
+	@$(ROOT)/scripts/apt-deps.sh
+
+binaries: apt
+	@$(ROOT)/scripts/uwsgi-builds.sh
+
+unit: venv
+	@$(ROOT)/scripts/pytest.sh tests/unit $(PYTEST_ARGS)
+
+# apt: the shellcheck sanity test needs Debian's shellcheck
+sanity: venv apt
+	@$(ROOT)/scripts/sanity.sh $(SANITY_ARGS)
+
+lint: venv
+	@cd $(ROOT) && $(VENV)/bin/ansible-lint --profile production $(LINT_ARGS)
+
+realbin: venv binaries
+	@$(ROOT)/scripts/pytest.sh --uwsgi-env tests/realbin $(PYTEST_ARGS)
+
+bench: venv
+	@cd $(ROOT) && $(VENV)/bin/python tests/bench/bench_compile.py
+
+demo: venv
+	@cd $(ROOT) && ANSIBLE_COLLECTIONS_PATH="$$($(ROOT)/scripts/collection-link.sh)" $(VENV)/bin/ansible-playbook site.yml
+
+clean:
+	rm -rf $(ROOT)/.build $(ROOT)/tests/output
+
+distclean: clean
+	rm -rf $(VENV)
