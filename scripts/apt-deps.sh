@@ -41,6 +41,8 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Wait (up to 10 min) for another apt/dpkg run to release its lock instead of failing.
+lock=(-o DPkg::Lock::Timeout=600)
 echo "apt: installing ${missing[*]}"
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+$SUDO apt-get "${lock[@]}" update -q
+$SUDO apt-get "${lock[@]}" install -y -q --no-install-recommends "${missing[@]}"

@@ -35,7 +35,8 @@ echo "venv: installing $REQ into $VENV"
 "$VENV/bin/python" -m pip install --upgrade pip
 "$VENV/bin/python" -m pip install -r "$REQ"
 # Fail here, not later, if the packages cannot be imported or run.
-"$VENV/bin/python" -c 'import ansible, ansible_collections.community.crypto, ansible_collections.ansible.posix, ansible_collections.community.docker, pytest, testinfra, docker, uwsgiconf, molecule' 
-"$VENV/bin/ansible" --version | head -1
-"$VENV/bin/ansible-lint" --version | head -1
+"$VENV/bin/python" -c 'import ansible, ansible_collections.community.crypto, ansible_collections.ansible.posix, ansible_collections.community.docker, pytest, testinfra, docker, uwsgiconf, molecule'
+# (sed, not head: head would close the pipe early and the tool dies of EPIPE)
+"$VENV/bin/ansible" --version | sed -n 1p
+PATH=$PWD/$VENV/bin:$PATH "$VENV/bin/ansible-lint" --version | sed -n 1p
 echo "$want" > "$STAMP"
