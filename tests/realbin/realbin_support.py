@@ -137,7 +137,7 @@ def clean_env():
 def run(argv, timeout=MAX_WAIT, cwd=None):
     """Run ``argv`` (bounded, without UWSGI_* variables) and return ``(exit code, stdout + stderr)``."""
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, cwd=cwd,
-                          env=clean_env(), universal_newlines=True, errors='replace')
+                          env=clean_env(), universal_newlines=True, errors='replace', check=False)
     return proc.returncode, proc.stdout
 
 

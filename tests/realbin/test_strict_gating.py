@@ -96,8 +96,8 @@ def test_master_only_option_refused_by_strict_2_0(entry, binary_name, binaries, 
     strict_ini = tmp_path / 'master-only-strict.ini'
     strict_ini.write_text(strict_text)
     code, output = support.validate(binary.path, str(strict_ini), strict=False)
-    assert code == 1 and 'unknown config directive: %s' % option in output, _show(strict_ini, strict_text, code,
-                                                                                   output)
+    shown = _show(strict_ini, strict_text, code, output)
+    assert code == 1 and 'unknown config directive: %s' % option in output, shown
 
 
 # subscribe item key -> (value, the subscribe2 key 2.1 sends)

@@ -307,8 +307,8 @@ def _all_routers(m, zerg):
         {'type': 'http', 'bind': '127.0.0.1:18080', 'forward_to': NODE},
         tls_router('https', m),
         tls_router('ssl', m, forward_to=NODE),
-        {'type': 'fast', 'bind': '127.0.0.1:13017', 'forward_to': {'type': 'subscription_server',
-                                                                      'address': SUB_SERVER}},
+        {'type': 'fast', 'bind': '127.0.0.1:13017',
+         'forward_to': {'type': 'subscription_server', 'address': SUB_SERVER}},
         {'type': 'raw', 'bind': '127.0.0.1:13018', 'forward_to': NODE},
         {'type': 'forkpty', 'bind': '127.0.0.1:13019'},
         {'type': 'tuntap', 'bind': m.path('run', 'tuntap.sock')},
@@ -391,11 +391,15 @@ def _sub_server(m, zerg):
         'key_dot_split': True, 'balancing_algo': 'weighted_least_reference_count'}}}
 
 
+def _algo_case(algo):
+    def build(m, zerg):
+        return {'routers': [subscription_router()], 'subscriptions': {'server_params': {'balancing_algo': algo}}}
+    return build
+
+
 for _algo in ('weighted_round_robin', 'least_reference_count', 'weighted_least_reference_count',
               'wrr', 'lrc', 'wlrc'):
-    case('subscriptions-algo-%s' % _algo)(
-        (lambda algo: lambda m, zerg: {'routers': [subscription_router()],
-                                       'subscriptions': {'server_params': {'balancing_algo': algo}}})(_algo))
+    case('subscriptions-algo-%s' % _algo)(_algo_case(_algo))
 
 
 @case('subscriptions-algo-mapping-form')
@@ -624,8 +628,8 @@ def test_zz_every_case_and_parameter_covered():
     for item in CASES:
         routers = _static_routers(item)
         wanted = set(support.BINARY_NAMES) if routers.issubset(support.PYPI_ROUTERS) else {'debian'}
-        assert set(ran[item.name]) == wanted, '%s ran on %s, expected %s' % (item.name, sorted(ran[item.name]),
-                                                                           sorted(wanted))
+        assert set(ran[item.name]) == wanted, '%s ran on %s, expected %s' % (
+            item.name, sorted(ran[item.name]), sorted(wanted))
     covered_routers = set(r for _tag, r in (c for c in COVERED if c[0] == 'router' and len(c) == 2))
     assert covered_routers == set(support.ALL_ROUTERS), 'router types not validated: %s' % (
         ', '.join(sorted(set(support.ALL_ROUTERS) - covered_routers)))
