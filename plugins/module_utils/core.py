@@ -26,7 +26,7 @@ BOOL = 'bool'        # flag: true emits "<option> = true", false emits nothing
 STR = 'str'          # non-empty string without newline
 STRLIST = 'strlist'  # one string or a list of them: the option is repeated
 ID = 'id'            # user/group: a name or a numeric id
-IDLIST = 'idlist'    # one or more ids, repeated
+UIDLIST = 'uidlist'  # one or more numeric uids (> 0), repeated
 
 _BUILD_KEYS = {
     'ssl': True,
@@ -279,10 +279,14 @@ def emit_value(out, option, kind, value, path):
             out.append([option, item])
     elif kind == ID:
         out.append([option, check_id(value, path)])
-    elif kind == IDLIST:
+    elif kind == UIDLIST:
         values = value if isinstance(value, (list, tuple)) else [value]
         for i, item in enumerate(values):
-            out.append([option, check_id(item, join(path, i) if isinstance(value, (list, tuple)) else path)])
+            where = join(path, i) if isinstance(value, (list, tuple)) else path
+            if isinstance(item, str) and not item.isdigit():
+                raise TopologyError(where, 'must be a numeric uid: uWSGI reads it with atoi(), so the name %r would '
+                                           'mean 0, which never matches' % item)
+            out.append([option, str(check_int(item, where, 1))])
     else:  # pragma: no cover - a table error, not an input error
         raise ValueError('unknown kind %r' % kind)
 

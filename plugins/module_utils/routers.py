@@ -447,7 +447,7 @@ class RouterForkPty(Router):
 _TUNTAP_ACTIONS = {'firewall_rules': ('allow', 'deny'), 'device_rules': ('allow', 'deny', 'route', 'gateway')}
 
 
-def _check_cidr(value, path):
+def _check_cidr(value, path, device_rule=False):
     value = check_str(value, path)
     address, _sep, mask = value.partition('/')
     parts = address.split('.')
@@ -455,6 +455,14 @@ def _check_cidr(value, path):
             (mask and (not mask.isdigit() or int(mask) > 32)):
         raise TopologyError(path, 'must be an IPv4 address with an optional /mask, e.g. 10.0.0.0/24, got %r'
                             % value)
+    if mask == '0' and address != '0.0.0.0':
+        # uWSGI computes 0xffffffff << 32, which x86 reads as a shift by 0: a full /32 mask.
+        raise TopologyError(path, 'a /0 mask with address %s would be read by uWSGI as /32; write 0.0.0.0/0'
+                            % address)
+    if device_rule and mask and mask != '32':
+        # tuntap-device-rule masks are computed as 0xffffffff << (N - 32) (a negative shift) in uWSGI 2.0.
+        raise TopologyError(path, 'uWSGI 2.0 miscomputes tuntap device rule masks (a /%s would not mean /%s): '
+                                  'use single addresses (no mask or /32)' % (mask, mask))
     return value
 
 
@@ -567,7 +575,8 @@ class RouterTunTap(Router):
         for name in ('src', 'dst'):
             if rule.get(name) is None:
                 raise TopologyError(join(path, name), 'is required')
-        value = [direction, _check_cidr(rule['src'], join(path, 'src')), _check_cidr(rule['dst'], join(path, 'dst')),
+        value = [direction, _check_cidr(rule['src'], join(path, 'src'), True),
+                 _check_cidr(rule['dst'], join(path, 'dst'), True),
                  action]
         if action in ('route', 'gateway'):
             if rule.get('target') is None:

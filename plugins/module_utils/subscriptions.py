@@ -28,7 +28,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.uwsgi.topology.plugins.module_utils.core import (
-    BOOL, IDLIST, INT, POSINT, Param, STR, TopologyError, check_int, check_mapping, check_str,
+    BOOL, UIDLIST, INT, POSINT, Param, STR, TopologyError, check_int, check_mapping, check_str,
     check_strlist, check_udp_or_unix, emit_params, gate, is_unix_path, join, kv_join, type_name,
 )
 
@@ -135,7 +135,7 @@ class Subscriptions(object):
         'digest_algo': None,  # combined with dir_cert below
         'dir_cert': None,
         'tolerance': Param('subscriptions-sign-check-tolerance', POSINT),
-        'no_check_uid': Param('subscriptions-sign-skip-uid', IDLIST),
+        'no_check_uid': Param('subscriptions-sign-skip-uid', UIDLIST),
         'dir_credentials': None,  # trailing slash added below
         'pass_unix_credentials': Param('subscriptions-use-credentials', BOOL),
     }
