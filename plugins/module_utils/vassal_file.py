@@ -130,6 +130,12 @@ def validate(run_command, uwsgi_binary, path, config_path):
     message carries the validator's output only, never the file's content.
     """
     command = validate_command(uwsgi_binary, config_path)
+    # uWSGI reads every UWSGI_<NAME> environment variable as the option --<name>: a stray one
+    # (UWSGI_PYPI=...) would make strict validation refuse a valid file. The Emperor's vassals
+    # do not inherit the controller's environment, so validate without them.
+    stray = sorted(name for name in os.environ if name.startswith('UWSGI_'))
+    if stray:
+        command = ['env'] + [arg for name in stray for arg in ('-u', name)] + command
     rc, out, err = run_command(command, cwd=directory_of(path))
     if rc == 0:
         return
