@@ -57,7 +57,7 @@ test:
 	@MAKE="$(MAKE)" $(ROOT)/scripts/test-all.sh $(TEST_STAGES)
 
 help:
-	@sed -n '2,/^$$/p' $(ROOT)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,/^$$/p' $(ROOT)/Makefile | sed 's/^# \{0,1\}//'
 
 venv:
 	@$(ROOT)/scripts/venv.sh

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs (Debian 12, as root or via sudo).
+#   scripts/apt-deps.sh            the full list below
+#   scripts/apt-deps.sh PKG...     only these (e.g. python3.11-venv, make)
 # Cache-aware: when every package is already installed nothing runs, not even
 # `apt-get update`; otherwise `apt-get update` runs once, then one `apt-get install`.
 #
@@ -12,16 +14,24 @@
 #   uwsgi-plugin-python3
 #   pkg shellcheck: ansible-test sanity's `shellcheck` test (otherwise only a
 #                   warning "Required program shellcheck not found")
+#   python3.11-venv only when `python3.11 -m venv` cannot work (Debian's own
+#                   python3.11 keeps ensurepip in this separate package)
 #   python3.11-dev  only when the python3.11 used for the build lacks Python.h
 #                   (uWSGI's PyPI build embeds the python plugin)
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3.11}
-pkgs=(gcc libc6-dev libssl-dev zlib1g-dev libpcre2-dev uwsgi-core uwsgi-plugin-python3 shellcheck)
-
-inc=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
-if [ ! -f "$inc/Python.h" ]; then
-    pkgs+=(python3.11-dev)
+if [ $# -gt 0 ]; then
+    pkgs=("$@")
+else
+    pkgs=(gcc libc6-dev libssl-dev zlib1g-dev libpcre2-dev uwsgi-core uwsgi-plugin-python3 shellcheck)
+    if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        pkgs+=(python3.11-venv)
+    fi
+    inc=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+    if [ ! -f "$inc/Python.h" ]; then
+        pkgs+=(python3.11-dev)
+    fi
 fi
 
 missing=()

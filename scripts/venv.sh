@@ -19,6 +19,10 @@ if [ -d "$VENV" ] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
     rm -rf "$VENV"
 fi
 if [ ! -x "$VENV/bin/python" ]; then
+    # Debian's own python3.11 ships ensurepip (needed by venv) in python3.11-venv.
+    if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        scripts/apt-deps.sh python3.11-venv
+    fi
     echo "venv: creating $VENV with $PYTHON"
     "$PYTHON" -m venv "$VENV"
     rm -f "$STAMP"
