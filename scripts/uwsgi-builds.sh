@@ -5,7 +5,11 @@
 #   UWSGI_PYPI=<abs>/.build/uwsgi-pypi/bin/uwsgi   uWSGI 2.0.31 built from PyPI's sdist
 #   UWSGI_DEBIAN=/usr/bin/uwsgi-core               Debian 12's uwsgi-core 2.0.21
 #
-# (plus UWSGI_PYPI_VERSION / UWSGI_DEBIAN_VERSION for messages).  The Debian
+# (the versions go in a comment only).  NOTE: uWSGI reads every environment
+# variable named UWSGI_<NAME> as the option --<name>, and in strict mode an
+# unknown one is fatal ("[strict-mode] unknown config directive: pypi"), so
+# whoever starts uwsgi with these variables exported must drop UWSGI_* from the
+# child's environment (tests/realbin does).  The Debian
 # packages (uwsgi-core, build headers) come from scripts/apt-deps.sh.
 # Cache-aware: the PyPI build is skipped when the binary exists, reports 2.0.31
 # and has SSL; otherwise .build/uwsgi-pypi is rebuilt from scratch (~15-30 s).
@@ -56,6 +60,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+
+# UWSGI_* variables in our own environment would be options to every check below.
+while read -r var; do unset "$var"; done < <(compgen -e | grep '^UWSGI_' || true)
 
 PYTHON=${PYTHON:-python3.11}
 UWSGI_PYPI_VERSION=2.0.31
@@ -161,10 +168,9 @@ done
 tmp=$ENV_FILE.tmp
 {
     echo "# written by scripts/uwsgi-builds.sh; sourced by 'make realbin'"
+    echo "# PyPI build: uWSGI $v; Debian build: uWSGI $dv"
     echo "UWSGI_PYPI=$UWSGI_PYPI"
     echo "UWSGI_DEBIAN=$UWSGI_DEBIAN"
-    echo "UWSGI_PYPI_VERSION=$v"
-    echo "UWSGI_DEBIAN_VERSION=$dv"
 } >"$tmp"
 mv "$tmp" "$ENV_FILE"
 echo "uwsgi-builds: PyPI uWSGI $v at $UWSGI_PYPI; Debian uWSGI $dv at $UWSGI_DEBIAN"
