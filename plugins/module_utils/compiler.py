@@ -24,7 +24,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.uwsgi.topology.plugins.module_utils.core import (
-    DEFAULT_VERSION, VERSIONS, Target, TopologyError, check_bool, check_mapping, check_str, join, type_name,
+    DEFAULT_VERSION, VERSIONS, Target, TopologyError, check_bool, check_int, check_mapping, check_str, join, type_name,
 )
 from ansible_collections.uwsgi.topology.plugins.module_utils.routers import ROUTERS
 from ansible_collections.uwsgi.topology.plugins.module_utils.subscriptions import Subscriptions
@@ -93,7 +93,7 @@ def _target(version, build):
     """Target(version, build), cached: build facts are few and repeat across instances."""
     try:
         key = (version, None if build is None else tuple(sorted(
-            (k, tuple(v) if isinstance(v, list) else v) for k, v in build.items())))
+            (k, type(v).__name__, tuple(v) if isinstance(v, list) else v) for k, v in build.items())))
         target = _TARGETS.get(key)
     except (AttributeError, TypeError):
         return Target(version, build)
@@ -116,7 +116,7 @@ def _routers(value, target):
         if not isinstance(item, dict):
             raise TopologyError(path, 'must be a mapping with a type, got %s' % type_name(item))
         kind = item.get('type')
-        if kind not in ROUTERS:
+        if not isinstance(kind, str) or kind not in ROUTERS:
             raise TopologyError(join(path, 'type'), 'unknown router type %s; choose one of %s'
                                 % (type_name(kind), ', '.join(ROUTERS)))
         if target.routers is not None and kind not in target.routers:
@@ -171,7 +171,7 @@ def _raw_options(value):
 
 def _cross_checks(options, routers, subscriptions):
     names = set(name for name, _value in options)
-    if 'subscription-dotsplit' in names and 'sni-dir' in names:
+    if 'subscription-dotsplit' in names and ('sni-dir' in names or 'sni-regexp' in names):
         raise TopologyError('subscriptions.server_params.key_dot_split', 'subscription-dotsplit disables '
                             'sni-dir (and sni-regexp) lookups in uWSGI: drop one of them')
     if 'ssl-sessions-use-cache' in names and names.intersection(_SNI_OPTIONS):
@@ -179,7 +179,8 @@ def _cross_checks(options, routers, subscriptions):
                             'the SNI options')
     if subscriptions.signs_check:
         for router in routers:
-            if router.has_subscription_server and router.workers > 1:
+            workers = check_int(router.workers, join(router.path, 'basic_params.workers'), 1)
+            if router.has_subscription_server and workers > 1:
                 raise TopologyError(join(router.path, 'basic_params.workers'), 'must be 1 when subscriptions are '
                                     'signed: a router process forwards a signed announce to its siblings without '
                                     'the data they need to verify it, so only one process registers each node; '
@@ -198,7 +199,7 @@ def render_ini(options):
     lines = ['[uwsgi]']
     for i, pair in enumerate(options):
         # Fast path: what compile_options emits (a known name, a plain one-line value).
-        if pair.__class__ is list and len(pair) == 2 and pair[0] in _KNOWN_NAMES:
+        if pair.__class__ is list and len(pair) == 2 and pair[0].__class__ is str and pair[0] in _KNOWN_NAMES:
             value = pair[1]
             if value.__class__ is str and value and '\n' not in value and '\r' not in value \
                     and '%' not in value and value == value.strip():

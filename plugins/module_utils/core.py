@@ -26,6 +26,7 @@ BOOL = 'bool'        # flag: true emits "<option> = true", false emits nothing
 STR = 'str'          # non-empty string without newline
 STRLIST = 'strlist'  # one string or a list of them: the option is repeated
 ID = 'id'            # user/group: a name or a numeric id
+ADDRLIST = 'addrlist'  # one or more node addresses (numeric IPv4:port or UNIX path), repeated
 UIDLIST = 'uidlist'  # one or more numeric uids (> 0), repeated
 
 _BUILD_KEYS = {
@@ -40,6 +41,12 @@ ROUTER_TYPES = ('http', 'https', 'ssl', 'fast', 'raw', 'forkpty', 'tuntap')
 
 _IPV4 = re.compile(r'^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$')
 _PORT_ONLY = re.compile(r'^:\d{1,5}$')
+_DECIMAL = re.compile(r'^[0-9]+$')
+
+
+def is_decimal(value):
+    """A string of ASCII digits only (str.isdigit() also accepts '\u00b2')."""
+    return isinstance(value, str) and _DECIMAL.match(value) is not None
 
 
 class Target(object):
@@ -68,7 +75,8 @@ class Target(object):
             value = build.get(key, default)
             if key == 'routers':
                 if value is not None:
-                    value = tuple(check_strlist(value, 'build.routers'))
+                    # An empty list is a build without any router.
+                    value = tuple(check_strlist(value, 'build.routers')) if value != [] else ()
                     for i, item in enumerate(value):
                         if item not in ROUTER_TYPES:
                             raise TopologyError('build.routers[%d]' % i, 'unknown router type %r; known: %s'
@@ -151,7 +159,7 @@ def check_strlist(value, path):
 def check_int(value, path, minimum=0, maximum=None):
     if isinstance(value, bool):
         raise TopologyError(path, 'must be an integer, got %s' % type_name(value))
-    if isinstance(value, str) and value.strip().lstrip('-').isdigit():
+    if isinstance(value, str) and re.match(r'^\s*-?[0-9]+\s*$', value):
         value = int(value)
     if not isinstance(value, int):
         raise TopologyError(path, 'must be an integer, got %s' % type_name(value))
@@ -200,15 +208,20 @@ def check_udp_or_unix(value, path, what):
 
 
 def _check_udp_or_unix(value, path, what):
-    if is_unix_path(value) or value.startswith('%('):
+    if value.startswith('%('):
         return value
-    match = _IPV4.match(value)
-    if match and all(int(part) <= 255 for part in match.groups()[:4]) and 0 < int(match.group(5)) < 65536:
+    if is_unix_path(value):
+        if ':' in value:
+            raise TopologyError(path, '%s %r: uWSGI reads any address holding ":" as IPv4:port, so this UNIX path '
+                                      'can never be reached; rename it without ":"' % (what, value))
         return value
     if _PORT_ONLY.match(value) or value.startswith('0.0.0.0:'):
         raise TopologyError(path, '%s %r is a wildcard address: uWSGI would send to or connect to its own host; '
                                   'give the numeric IPv4 address of the peer, e.g. 10.0.0.5%s'
                             % (what, value, value[value.rindex(':'):]))
+    match = _IPV4.match(value)
+    if match and all(int(part) <= 255 for part in match.groups()[:4]) and 0 < int(match.group(5)) < 65536:
+        return value
     if value.startswith('['):
         raise TopologyError(path, '%s %r is IPv6: uWSGI 2.0 subscriptions use inet_addr(), IPv4 only; '
                                   'use a numeric IPv4 address or a UNIX socket path' % (what, value))
@@ -225,8 +238,27 @@ def check_bind(value, path):
     if ':' not in value:
         raise TopologyError(path, 'address %r must be [IP]:port, a UNIX socket path or =N (shared socket)' % value)
     port = value[value.rindex(':') + 1:]
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not is_decimal(port) or not 0 < int(port) < 65536:
         raise TopologyError(path, 'address %r has no valid port' % value)
+    return value
+
+
+def check_udp_bind(value, path, what, unix=True):
+    """An address uWSGI binds for datagrams: ``[IPv4]:port`` (empty host = every address) or a UNIX path."""
+    value = check_str(value, path)
+    if is_unix_path(value) and unix:
+        if ':' in value:
+            raise TopologyError(path, '%s %r: uWSGI reads any address holding ":" as IPv4:port; rename the UNIX '
+                                      'path without ":"' % (what, value))
+        return value
+    host, sep, port = value.rpartition(':')
+    ok = sep and is_decimal(port) and 0 < int(port) < 65536
+    if ok and host:
+        parts = host.split('.')
+        ok = len(parts) == 4 and all(is_decimal(p) and int(p) <= 255 for p in parts)
+    if not ok:
+        raise TopologyError(path, '%s %r must be [IPv4]:port (uWSGI binds it with inet_addr(): no host names, no '
+                                  'IPv6)%s' % (what, value, ' or an absolute UNIX socket path' if unix else ''))
     return value
 
 
@@ -248,11 +280,12 @@ class Param(object):
         self.needs = needs
 
 
-def gate(target, param, path):
+def gate(target, param, path, prefix=''):
     """Refuse a parameter the target cannot honour."""
+    option = prefix + param.option
     if param.since == '2.1' and not target.is_master:
         message = ('exists only in uWSGI 2.1 (master, never released): the 2.0 target has no %r and would '
-                   'silently ignore it' % param.option)
+                   'silently ignore it' % option)
         if param.alt:
             message += '; on 2.0 use %s' % param.alt
         else:
@@ -260,9 +293,9 @@ def gate(target, param, path):
         raise TopologyError(path, message)
     if param.needs == 'ssl' and not target.ssl:
         raise TopologyError(path, '%r needs a uWSGI built with SSL; the target build has none (pyuwsgi '
-                                  'wheels have no SSL: build uwsgi from source with libssl-dev)' % param.option)
+                                  'wheels have no SSL: build uwsgi from source with libssl-dev)' % option)
     if param.needs == 'zlib' and not target.zlib:
-        raise TopologyError(path, '%r needs a uWSGI built with zlib; the target build has none' % param.option)
+        raise TopologyError(path, '%r needs a uWSGI built with zlib; the target build has none' % option)
 
 
 def emit_value(out, option, kind, value, path):
@@ -279,11 +312,18 @@ def emit_value(out, option, kind, value, path):
             out.append([option, item])
     elif kind == ID:
         out.append([option, check_id(value, path)])
+    elif kind == ADDRLIST:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if not values:
+            raise TopologyError(path, 'must not be an empty list (leave it out instead)')
+        for i, item in enumerate(values):
+            where = join(path, i) if isinstance(value, (list, tuple)) else path
+            out.append([option, check_udp_or_unix(item, where, 'node address')])
     elif kind == UIDLIST:
         values = value if isinstance(value, (list, tuple)) else [value]
         for i, item in enumerate(values):
             where = join(path, i) if isinstance(value, (list, tuple)) else path
-            if isinstance(item, str) and not item.isdigit():
+            if isinstance(item, str) and not is_decimal(item):
                 raise TopologyError(where, 'must be a numeric uid: uWSGI reads it with atoi(), so the name %r would '
                                            'mean 0, which never matches' % item)
             out.append([option, str(check_int(item, where, 1))])
@@ -304,7 +344,7 @@ def emit_params(out, target, table, values, path, prefix=''):
         if isinstance(param, str):
             # A seed parameter with no uWSGI option: the string says why.
             raise TopologyError(where, param)
-        gate(target, param, where)
+        gate(target, param, where, prefix)
         emit_value(out, prefix + param.option, param.kind, value, where)
     return values
 

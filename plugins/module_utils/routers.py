@@ -19,9 +19,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.uwsgi.topology.plugins.module_utils.core import (
-    BOOL, ID, INT, POSINT, Param, STR, STRLIST, TopologyError, check_bind,
+    ADDRLIST, BOOL, ID, INT, POSINT, Param, STR, STRLIST, TopologyError, check_bind,
     check_bool, check_int, check_list, check_mapping, check_str, check_udp_or_unix, emit_params,
-    gate, join, kv_join, type_name,
+    check_udp_bind, gate, is_decimal, join, kv_join, type_name,
 )
 from ansible_collections.uwsgi.topology.plugins.module_utils.subscriptions import resolve_modifier
 
@@ -126,7 +126,7 @@ class ForwarderSocket(Forwarder):
     def options(self, prefix, target):
         value = self.item.get('socket', 0)
         where = join(self.path, 'socket')
-        if isinstance(value, str) and not value.isdigit():
+        if isinstance(value, str) and not is_decimal(value):
             raise TopologyError(where, 'must be the zero-based index of one of this instance\'s sockets '
                                        '(uWSGI reads it with atoi), not a path: %r would mean socket 0' % value)
         return [[prefix + '-use-socket', str(check_int(value, where))]]
@@ -140,9 +140,7 @@ class ForwarderSubscriptionServer(Forwarder):
 
     def options(self, prefix, target):
         where = join(self.path, 'address')
-        address = check_str(self.required('address'), where)
-        if not address.startswith('/') and not address.startswith('@'):
-            check_bind(address, where)
+        address = check_udp_bind(self.required('address'), where, 'subscription server address')
         return [[prefix + '-subscription-server', address]]
 
 
@@ -155,7 +153,7 @@ FORWARDERS = dict((cls.type, cls) for cls in (
 _BASIC_COMMON = {
     'workers': Param('workers', POSINT),
     'zerg_server': Param('zerg', STR),
-    'fallback_node': Param('fallback', STRLIST),
+    'fallback_node': Param('fallback', ADDRLIST),
     'concurrent_events': Param('events', POSINT),
     'cheap_mode': Param('cheap', BOOL),
     'stats_server': Param('stats', STR),
@@ -237,7 +235,7 @@ class Router(object):
             where = '%s[%d]' % (path, i) if isinstance(value, list) else path
             if isinstance(item, dict):
                 kind = item.get('type')
-                if kind not in FORWARDERS:
+                if not isinstance(kind, str) or kind not in FORWARDERS:
                     raise TopologyError(join(where, 'type'), 'unknown forwarder %s; choose one of %s, or give a '
                                         'static node address as a string' % (type_name(kind),
                                                                              ', '.join(sorted(FORWARDERS))))
@@ -287,7 +285,7 @@ class RouterHttp(Router):
                 # http-keepalive is an optional int read with atoi(): "true" would mean 0 (off).
                 keepalive = values['keepalive']
                 where = join(path, 'keepalive')
-                if isinstance(keepalive, bool) or isinstance(keepalive, str) and not keepalive.isdigit():
+                if isinstance(keepalive, bool) or isinstance(keepalive, str) and not is_decimal(keepalive):
                     keepalive = 1 if check_bool(keepalive, where) else 0
                 keepalive = check_int(keepalive, where)
                 values = dict(values)
@@ -315,11 +313,16 @@ def _tls_constructor(router, out, command, spdy):
         if item.get(name) is None:
             raise TopologyError(join(path, name), 'is required: the %s router needs a certificate and its key '
                                 '(paths on the router host)' % router.type)
-    pairs = [('addr', router.bind_value())]
+    bind = router.bind_value()
+    if bind is None:
+        raise TopologyError(join(path, 'bind'), 'is required: the address the %s router listens on (the seed\'s '
+                            '"on"; a zerg server cannot give a TLS router its address)' % router.type)
+    pairs = [('addr', bind)]
     for name, key in (('cert', 'cert'), ('key', 'key'), ('ciphers', 'ciphers'), ('client_ca', 'clientca')):
         if item.get(name) is not None:
             value = check_str(item[name], join(path, name))
-            if name != 'ciphers' and not value.lstrip('!').startswith('/'):
+            if name != 'ciphers' and not (value[1:] if name == 'client_ca' and value.startswith('!')
+                                          else value).startswith('/'):
                 raise TopologyError(join(path, name), 'must be an absolute path on the router host, got %r' % value)
             pairs.append((key, value))
     if spdy and item.get('use_spdy') is not None and check_bool(item['use_spdy'], join(path, 'use_spdy')):
@@ -327,10 +330,11 @@ def _tls_constructor(router, out, command, spdy):
             raise TopologyError(join(path, 'use_spdy'), 'SPDY needs a uWSGI built with UWSGI_SPDY; the target '
                                 'build has none (set build.spdy when it does)')
         pairs.append(('spdy', '1'))
-    out.append([command, kv_join(pairs)])
     if item.get('session_context') is not None:
+        # Read while the https2/sslrouter2 line is applied: it must come first.
         out.append([router.prefix + ('-session-context' if router.type == 'ssl' else 's-session-context'),
                     check_str(item['session_context'], join(path, 'session_context'))])
+    out.append([command, kv_join(pairs)])
 
 
 class RouterHttps(RouterHttp):
@@ -451,8 +455,8 @@ def _check_cidr(value, path, device_rule=False):
     value = check_str(value, path)
     address, _sep, mask = value.partition('/')
     parts = address.split('.')
-    if len(parts) != 4 or not all(p.isdigit() and int(p) <= 255 for p in parts) or \
-            (mask and (not mask.isdigit() or int(mask) > 32)):
+    if len(parts) != 4 or not all(is_decimal(p) and int(p) <= 255 for p in parts) or \
+            (mask and (not is_decimal(mask) or int(mask) > 32)):
         raise TopologyError(path, 'must be an IPv4 address with an optional /mask, e.g. 10.0.0.0/24, got %r'
                             % value)
     if mask == '0' and address != '0.0.0.0':
@@ -520,7 +524,7 @@ class RouterTunTap(Router):
             if item.get('stats_server') is None:
                 raise TopologyError(join(path, 'gateway'), 'is the fourth positional field of tuntap-router: '
                                     'set stats_server too')
-            value.append(_check_udp(item['gateway'], join(path, 'gateway'), 'gateway'))
+            value.append(check_udp_bind(item['gateway'], join(path, 'gateway'), 'gateway', unix=False))
         for i, part in enumerate(value):
             if ' ' in part:
                 raise TopologyError(path, 'tuntap-router fields must not contain spaces: %r' % part)

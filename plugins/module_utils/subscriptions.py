@@ -29,7 +29,7 @@ import re
 
 from ansible_collections.uwsgi.topology.plugins.module_utils.core import (
     BOOL, UIDLIST, INT, POSINT, Param, STR, TopologyError, check_int, check_mapping, check_str,
-    check_strlist, check_udp_or_unix, emit_params, gate, is_unix_path, join, kv_join, type_name,
+    check_strlist, check_udp_or_unix, emit_params, gate, is_decimal, is_unix_path, join, kv_join, type_name,
 )
 
 
@@ -108,7 +108,7 @@ def resolve_modifier(value, path):
             modifier2 = check_int(value['modifier2'], join(path, 'modifier2'), 0, 255)
         path = join(path, 'modifier1')
         value = value['modifier1']
-    if isinstance(value, str) and not value.isdigit():
+    if isinstance(value, str) and not is_decimal(value):
         if value not in MODIFIERS:
             raise TopologyError(path, 'unknown modifier name %r; use a number 0-255 or one of %s'
                                 % (value, ', '.join(sorted(MODIFIERS))))
@@ -134,8 +134,8 @@ class Subscriptions(object):
     VERIFICATION_PARAMS = {
         'digest_algo': None,  # combined with dir_cert below
         'dir_cert': None,
-        'tolerance': Param('subscriptions-sign-check-tolerance', POSINT),
-        'no_check_uid': Param('subscriptions-sign-skip-uid', UIDLIST),
+        'tolerance': Param('subscriptions-sign-check-tolerance', POSINT, needs='ssl'),
+        'no_check_uid': Param('subscriptions-sign-skip-uid', UIDLIST, needs='ssl'),
         'dir_credentials': None,  # trailing slash added below
         'pass_unix_credentials': Param('subscriptions-use-credentials', BOOL),
     }

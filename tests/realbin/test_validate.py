@@ -276,11 +276,11 @@ def _tuntap_full(m, zerg):
         'routes': [{'src': '10.0.0.0/24', 'dst': '192.168.0.0/16', 'gateway': '127.0.0.1:15001'}],
         'device_connect': [{'device_name': 'uwsgi1', 'socket': m.path('run', 'tuntap.sock')}],
         'device_rules': [
-            {'direction': 'in', 'action': 'allow', 'src': '10.0.0.0/24', 'dst': '10.0.0.2/32'},
-            {'direction': 'out', 'action': 'deny', 'src': '10.0.0.2/32', 'dst': '0.0.0.0/0'},
-            {'direction': 'out', 'action': 'route', 'src': '10.0.0.2/32', 'dst': '10.1.0.0/16',
+            {'direction': 'in', 'action': 'allow', 'src': '10.0.0.1', 'dst': '10.0.0.2/32'},
+            {'direction': 'out', 'action': 'deny', 'src': '10.0.0.2/32', 'dst': '10.0.0.9'},
+            {'direction': 'out', 'action': 'route', 'src': '10.0.0.2/32', 'dst': '10.1.0.1',
              'target': '127.0.0.1:15002'},
-            {'direction': 'out', 'action': 'gateway', 'src': '10.0.0.2/32', 'dst': '10.2.0.0/16',
+            {'direction': 'out', 'action': 'gateway', 'src': '10.0.0.2/32', 'dst': '10.2.0.1',
              'target': '127.0.0.1:15003'},
         ],
     }]}
@@ -295,7 +295,7 @@ def _tuntap_stats(m, zerg):
 @case('tuntap-device-side-only')
 def _tuntap_device(m, zerg):
     return {'routers': [{'type': 'tuntap', 'device_connect': [{'device_name': 'uwsgi0'}],
-                         'device_rules': [{'direction': 'in', 'action': 'deny', 'src': '0.0.0.0/0',
+                         'device_rules': [{'direction': 'in', 'action': 'deny', 'src': '10.9.9.9',
                                            'dst': '10.0.0.2/32'}]}]}
 
 
