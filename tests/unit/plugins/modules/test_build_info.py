@@ -53,8 +53,9 @@ PYPI = {
     'version': '2.0.31',
     'builtin': ['subscriptions-sign-check-tolerance', 'http-stats', 'https-session-context', 'http-auto-gzip',
                 'fastrouter-stats', 'rawrouter-stats', 'sslrouter-stats', 'wsgi-file'],
-    'plugins': {'tuntap': ['tuntap-router-stats']},
+    'plugins': {},
 }
+MIXED = dict(PYPI, plugins={'tuntap': ['tuntap-router-stats']})
 
 
 def make_fake(directory, profile, name='uwsgi'):
@@ -117,11 +118,13 @@ def test_relative_path_is_made_absolute(run_module, tmp_path, monkeypatch):
     failed, result, warnings = run_module(build_info.main, {'binary': './bin/uwsgi'})
     assert not failed, result
     assert result['binary'] == binary
-    assert result['build']['plugin_build'] is False or warnings  # tuntap is a plugin: a mixed build
+    assert result['build']['plugin_build'] is False
+    assert result['python_plugin'] is None
+    assert warnings == []
 
 
 def test_mixed_build_warns(run_module, tmp_path):
-    binary = make_fake(tmp_path / 'bin', PYPI)
+    binary = make_fake(tmp_path / 'bin', MIXED)
     failed, result, warnings = run_module(build_info.main, {'binary': binary})
     assert not failed, result
     assert result['build']['plugin_build'] is True
