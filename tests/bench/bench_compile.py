@@ -322,8 +322,9 @@ def compare(label, ours_pairs, theirs_pairs):
     for tag, diff in (('only ours     ', only_ours), ('only uwsgiconf', only_theirs)):
         for (name, value), count in sorted(diff.items()):
             reason = DIFF_REASONS.get(name, '')
-            print('      %s: %s = %s%s%s' % (tag, name, value, ' (x%d)' % count if count > 1 else '',
-                                            ' -- ' + reason if reason else ''))
+            times = ' (x%d)' % count if count > 1 else ''
+            why = ' -- ' + reason if reason else ''
+            print('      %s: %s = %s%s%s' % (tag, name, value, times, why))
     for tag, diff in (('other, only ours     ', other_ours), ('other, only uwsgiconf', other_theirs)):
         for (name, value), count in sorted(diff.items()):
             reason = DIFF_REASONS.get(name, 'not part of the comparison')
@@ -380,7 +381,7 @@ def profile_ours(specs, compile_options, render_ini, top):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--sizes', default='100,1000,10000',
                         help='comma-separated node counts (default: 100,1000,10000)')
     parser.add_argument('--repeat', type=int, default=5, help='best of N runs per size (default: 5)')
@@ -441,14 +442,14 @@ def main(argv=None):
         print('Output check on a sample (subscribe2 keys compared regardless of order):')
         all_ok = True
         for label, spec in (('node', sample_node), ('router', sample_router)):
-            ours_pairs = [(n, v) for n, v in compile_options(spec, version=VERSION)]
+            ours_pairs = [tuple(pair) for pair in compile_options(spec, version=VERSION)]
             ours_text = render_ini(compile_options(spec, version=VERSION))
             text_pairs = parse_ini(ours_text)
             if Counter(normalise(n, v) for n, v in text_pairs) != Counter(normalise(n, v) for n, v in ours_pairs):
                 print('  WARNING: render_ini output does not parse back to compile_options output for the %s'
                       % label)
             all_ok &= compare(label, ours_pairs, parse_ini(baseline.render(spec)))
-        n_plain = sum(1 for n, _ in parse_ini(baseline.render(sample_node, subscribe_workaround=False))
+        n_plain = sum(1 for n, _value in parse_ini(baseline.render(sample_node, subscribe_workaround=False))
                       if n == 'subscribe2')
         n_subs = len(sample_node['subscriptions']['subscribe'])
         if n_plain < n_subs:

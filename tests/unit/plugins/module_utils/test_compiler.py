@@ -530,8 +530,8 @@ class TestRenderIni:
             render_ini([['strict', 'true'], [name, value]])
         assert info.value.path == 'options[1]'
 
-    @pytest.mark.parametrize('value', [' x', 'x ', '\tx', 'x\t', ' '], ids=['lead', 'trail', 'tab', 'trail-tab',
-                                                                           'blank'])
+    @pytest.mark.parametrize('value', [' x', 'x ', '\tx', 'x\t', ' '],
+                             ids=['lead', 'trail', 'tab', 'trail-tab', 'blank'])
     @pytest.mark.parametrize('name', ['master', 'subscribe2', 'other-option'])
     def test_surrounding_spaces_refused(self, name, value):
         with pytest.raises(TopologyError) as info:
@@ -669,13 +669,11 @@ def _paths(value, prefix=()):
     if isinstance(value, dict):
         for key, item in value.items():
             yield prefix + (key,)
-            for path in _paths(item, prefix + (key,)):
-                yield path
+            yield from _paths(item, prefix + (key,))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield prefix + (index,)
-            for path in _paths(item, prefix + (index,)):
-                yield path
+            yield from _paths(item, prefix + (index,))
 
 
 def _replaced(spec, path, value):

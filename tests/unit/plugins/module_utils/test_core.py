@@ -113,7 +113,7 @@ class TestTargetBuild:
 
     @pytest.mark.parametrize('fact', ['ssl', 'plugin_build', 'zlib', 'spdy'])
     @pytest.mark.parametrize('value', ['yes', 'true', 1, 0, 'no', [True], {'a': 1}, 1.5],
-                             ids=lambda v: repr(v))
+                             ids=repr)
     def test_non_bool_fact_refused(self, fact, value):
         error = refused(Target, '2.0', {fact: value})
         assert error.path == 'build.%s' % fact
@@ -326,7 +326,7 @@ class TestCheckBool:
         assert check_bool(value, 'p') is expected
 
     @pytest.mark.parametrize('value', [1, 0, None, 'y', 'on', 'off', '1', [], {}],
-                             ids=lambda v: repr(v))
+                             ids=repr)
     def test_refused(self, value):
         error = refused(check_bool, value, 'p.flag')
         assert error.path == 'p.flag'

@@ -1004,7 +1004,7 @@ class TestRouterList:
         assert 'must be a mapping with a type' in error.message
 
     @pytest.mark.parametrize('kind', [None, 'httprouter', 'fastrouter', 'HTTP', 5, True],
-                             ids=lambda v: repr(v))
+                             ids=repr)
     def test_unknown_type(self, kind):
         item = {'bind': ':80'}
         if kind is not None:
