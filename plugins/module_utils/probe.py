@@ -143,7 +143,7 @@ def certificate_info(der, verified=False):
         tbs_tag, tstart, tend = next(_children(der, start, end))
         if tag != 0x30 or tbs_tag != 0x30:
             raise ValueError('not an X.509 certificate')
-        fields = [item for item in _children(der, tstart, tend)]
+        fields = list(_children(der, tstart, tend))
         if fields and fields[0][0] == 0xa0:  # explicit version
             fields = fields[1:]
         # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, [1], [2], [3]
@@ -238,7 +238,7 @@ class Prober(object):
             raise ProbeError('path', 'must start with / and hold no spaces or line breaks, got %r' % path)
         if host_header is not None and (not host_header.strip() or any(c in host_header for c in '\r\n')):
             raise ProbeError('host_header', 'must be a non-empty line, got %r' % host_header)
-        if not timeout > 0:
+        if timeout is None or timeout <= 0:
             raise ProbeError('timeout', 'must be a positive number of seconds, got %r' % timeout)
         self.host = host
         self.port = port

@@ -84,8 +84,8 @@ class WaitTimeout(Exception):
                 detail.append('missing %s' % ', '.join(item['missing']))
             if item['unexpected']:
                 detail.append('unexpected %s' % ', '.join(item['unexpected']))
-            parts.append('key %r: %s (live: %s)' % (item['key'], '; '.join(detail),
-                                                     ', '.join(item['live']) or 'none'))
+            live = ', '.join(item['live']) or 'none'
+            parts.append('key %r: %s (live: %s)' % (item['key'], '; '.join(detail), live))
         message = '%s: %s' % (head, ' | '.join(parts))
         if self.last_error is not None:
             message += '; the last read failed: %s' % self.last_error.message

@@ -270,8 +270,9 @@ def main():
     result['changed'] = False
     problem = probe.problems(result, params['expect_status'])
     if problem and params['fail_on_error']:
-        module.fail_json(msg='%s%s (Host: %s): %s' % ('https://' if params['tls'] else 'http://', target,
-                                                       params['host_header'] or target, problem), **result)
+        scheme = 'https' if params['tls'] else 'http'
+        module.fail_json(msg='%s://%s (Host: %s): %s' % (scheme, target, params['host_header'] or target, problem),
+                         **result)
     module.exit_json(**result)
 
 

@@ -107,7 +107,7 @@ class Fake(object):
 
 def run(command, cwd):
     process = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             universal_newlines=True)
+                             universal_newlines=True, check=False)
     return process.returncode, process.stdout, process.stderr
 
 
