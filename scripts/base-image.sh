@@ -17,7 +17,8 @@ ROOT=$(pwd -P)
 RECIPE=$ROOT/images/base.recipe
 NAME=${BASE_IMAGE_NAME:-uwsgi-topology/base}
 
-# shellcheck source=../images/base.recipe
+# The recipe is bash assignments (BASE_SUITE, BASE_PACKAGES, ...), in the repository.
+# shellcheck disable=SC1090,SC1091
 . "$RECIPE"
 hash=$(cat "$RECIPE" "$ROOT/scripts/base-image.sh" | sha256sum | cut -c1-12)
 TAG=$BASE_SUITE-$hash
@@ -75,11 +76,37 @@ done
 echo "base-image: docker import $NAME:$TAG"
 tar --numeric-owner -C "$rootfs" -c . \
     | docker import "${changes[@]}" --message "images/base.recipe $hash" - "$NAME:$TAG" >/dev/null
+
+# Smoke test: the image boots systemd with the platform settings of molecule/config.yml.
+probe=uwsgi-topology-base-probe-$$
+docker rm -f "$probe" >/dev/null 2>&1 || true
+docker run -d --name "$probe" --cap-add SYS_ADMIN --cgroupns host --security-opt seccomp=unconfined \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:ro --tmpfs /run --tmpfs /run/lock --network none \
+    "$NAME:$TAG" /sbin/init >/dev/null
+# is-system-running fails until systemd has its bus up; poll (at most 60 s).
+state=
+for ((i = 0; i < 60; i++)); do
+    state=$(docker exec "$probe" systemctl is-system-running 2>/dev/null || true)
+    case $state in running|degraded) break ;; esac
+    sleep 1
+done
+if [ "$state" != running ] && [ "$state" != degraded ]; then
+    docker exec "$probe" systemctl --failed --no-pager >&2 || true
+    docker rm -f "$probe" >/dev/null
+    docker rmi "$NAME:$TAG" >/dev/null || true
+    echo "base-image: systemd did not boot in $NAME:$TAG (state: ${state:-none}); image removed" >&2
+    exit 1
+fi
+docker rm -f "$probe" >/dev/null
+echo "base-image: systemd boots in $NAME:$TAG (is-system-running: $state)"
+
 docker tag "$NAME:$TAG" "$NAME:latest"
 # Older builds of the recipe (other hashes) go, unless a container still uses them.
 docker image ls --format '{{.Repository}}:{{.Tag}}' "$NAME" \
     | { grep -v -x -e "$NAME:$TAG" -e "$NAME:latest" || true; } \
-    | while read -r old; do docker rmi "$old" >/dev/null 2>&1 && echo "base-image: removed $old" || true; done
+    | while read -r old; do
+        if docker rmi "$old" >/dev/null 2>&1; then echo "base-image: removed $old"; fi
+    done
 echo "base-image: built $NAME:$TAG in $(( $(date +%s) - start )) s" \
      "($(docker image inspect -f '{{.Size}}' "$NAME:$TAG" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
 echo "$NAME:$TAG"
