@@ -123,7 +123,7 @@ def playbook(playbook_name, inventory, env, *args, **kwargs):
     command = [tool('ansible-playbook'), playbook_name, '-i', str(inventory)] + list(args)
     start = time.time()
     proc = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=timeout)
+                          universal_newlines=True, timeout=timeout, check=False)
     return Run(command, proc.returncode, proc.stdout, time.time() - start)
 
 
@@ -187,8 +187,8 @@ def http_get(port, host_header, tls=False, ca=None, server_name=None, timeout=5)
 def bodies(port, host_header, count, **kwargs):
     """The bodies of ``count`` requests, as {body: how many}."""
     seen = {}
-    for _ in range(count):
-        _status, body, _der = http_get(port, host_header, **kwargs)
+    for dummy in range(count):
+        dummy, body, dummy = http_get(port, host_header, **kwargs)
         seen[body] = seen.get(body, 0) + 1
     return seen
 
@@ -258,7 +258,7 @@ def kill_leftovers(prefix):
     pid = emperor_pid(prefix)
     if pid:
         os.kill(pid, signal.SIGINT)
-        for _ in range(60):
+        for dummy in range(60):
             if emperor_pid(prefix) is None:
                 break
             time.sleep(0.5)
