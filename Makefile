@@ -84,8 +84,10 @@ realbin: venv binaries
 bench: venv
 	@cd $(ROOT) && $(VENV)/bin/python tests/bench/bench_compile.py
 
-demo: venv
-	@cd $(ROOT) && ANSIBLE_COLLECTIONS_PATH="$$($(ROOT)/scripts/collection-link.sh)" $(VENV)/bin/ansible-playbook site.yml
+# make demo ARGS="--check --diff"   /   make demo ARGS="-e uwsgi_topology_state=absent"
+ARGS ?=
+demo:
+	@$(ROOT)/scripts/demo.sh $(ARGS)
 
 clean:
 	rm -rf $(ROOT)/.build $(ROOT)/tests/output
