@@ -253,6 +253,26 @@ def processes_under(prefix):
     return found
 
 
+def vassal_pids(prefix, vassal):
+    """Pids of the processes of one vassal (master, workers, gateways) of the Emperor of ``prefix``.
+
+    The Emperor starts each vassal as `uwsgi --ini <file name>` in the vassals directory.
+    """
+    vassals = os.path.join(str(prefix), 'vassals')
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
+                argv = handle.read().split(b'\0')
+            if vassal.encode() in argv and os.readlink('/proc/%s/cwd' % entry) == vassals:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return sorted(found)
+
+
 def kill_leftovers(prefix):
     """Last resort after a failed teardown: SIGINT the Emperor (it stops its vassals), then SIGKILL."""
     pid = emperor_pid(prefix)

@@ -158,9 +158,14 @@ def test_removed_node_is_pruned_and_a_rotated_certificate_reloads_the_router(top
     ca = str(prefix / 'certs' / 'topology-ca.pem')
     _s, _b, old_der = e2e.http_get(https, 'app.test', tls=True, ca=ca)
 
+    untouched = dict((v, e2e.vassal_pids(prefix, v)) for v in ('app1.node.topology.ini',
+                                                              'edge-http.router.topology.ini'))
+    assert all(untouched.values()), untouched
     changed = e2e.shift_ports(e2e.load_local_inventory(), PORT_OFFSET)
     nodes = e2e.instances(changed, 'node')
     nodes[:] = [n for n in nodes if n['name'] != 'api1']
+    # One instance's configuration changes: only its vassal reloads.
+    e2e.instance(changed, 'node', 'app2')['processes'] = 3
     path = e2e.write_inventory(changed, tmp_path / 'without-api1.yml')
     # A renewed certificate: the keys role signs a new one for app.test.
     os.unlink(str(prefix / 'keystore' / 'sni' / 'app.test.crt'))
@@ -194,6 +199,14 @@ def test_removed_node_is_pruned_and_a_rotated_certificate_reloads_the_router(top
     assert e2e.wait_until(presented, 30), 'edge-https still presents the old certificate of app.test: %s' % (
         hashlib.sha256(old_der).hexdigest())
     assert e2e.bodies(https, 'app.test', 8, tls=True, ca=ca) == {'app1': 4, 'app2': 4}
+
+    # app2 reloaded with 3 workers (a master and 3 workers); app1 and edge-http did not
+    # reload at all (their workers and gateways kept their pids).
+    assert 'processes = 3' in (prefix / 'vassals' / 'app2.node.topology.ini').read_text()
+    assert e2e.wait_until(lambda: len(e2e.vassal_pids(prefix, 'app2.node.topology.ini')) == 4, 30), \
+        e2e.vassal_pids(prefix, 'app2.node.topology.ini')
+    for vassal, pids in untouched.items():
+        assert e2e.vassal_pids(prefix, vassal) == pids, '%s was reloaded' % vassal
 
 
 def test_teardown_stops_everything_and_removes_the_prefix(topo):
