@@ -335,7 +335,8 @@ def _read_node(host, path, item, host_info):
         raise _err(host, path + '.name', 'must be letters, digits, ".", "_" or "-", got %r' % node.name)
     if item.get('port') is None:
         raise _err(host, path + '.port', 'is required: the port of the node\'s uwsgi socket')
-    check_int(item['port'], where + '.port', 1, 65535)
+    item = dict(item, port=check_int(item['port'], where + '.port', 1, 65535))
+    node.item = item
     node.address = host_info['address']
     subs = item.get('subscriptions') or []
     if not isinstance(subs, list):
@@ -462,7 +463,7 @@ def _router_plan(router, info, version, signed_keys, sni_keys, expect):
         'subscription': router.subscription, 'stats': router.stats, 'secured': router.secured,
         'pubkey_dir': pubkeys if router.secured else None,
         'public_keys': [{'key': k, 'file': key_file_name(k)} for k in signed_keys],
-        'sni_keys': sni_keys, 'cert': cert, 'key': key, 'expect': expect,
+        'sni_keys': sni_keys, 'cert': cert, 'key': key, 'expect': expect, 'path': router.path,
     }
 
 
@@ -481,7 +482,8 @@ def _node_plan(node, subs, info, version, default_interval):
                                            'host %s: %s.wsgi_file' % (node.host, node.path))])
     if item.get('callable') is not None:
         options.append(['callable', check_str(item['callable'], 'host %s: %s.callable' % (node.host, node.path))])
-    options.append(['env', 'UWSGI_TOPOLOGY_NODE=%s' % node.name])
+    # Not UWSGI_*: a reloading master reads every UWSGI_<NAME> variable back as an option.
+    options.append(['env', 'TOPOLOGY_NODE=%s' % node.name])
     subscribe = []
     private_keys = set()
     for router, key, weight, signed, sni in subs:
@@ -508,7 +510,8 @@ def _node_plan(node, subs, info, version, default_interval):
         if extra.get(name) is not None:
             spec = _merge(spec, {name: extra[name]})
     _compile_check(spec, node.host, node.path, version, info[node.host]['build'])
-    return {'name': node.name, 'spec': spec, 'address': address, 'private_keys': sorted(private_keys)}
+    return {'name': node.name, 'spec': spec, 'address': address, 'private_keys': sorted(private_keys),
+            'path': node.path}
 
 
 def _check_ports(plans, info):
@@ -518,20 +521,20 @@ def _check_ports(plans, info):
         plan = plans[host]
         address = info[host]['address']
         claims = []
-        for i, router in enumerate(plan['routers']):
-            claims.append(('tcp', router['bind'], router['name'], 'port'))
+        for router in plan['routers']:
+            claims.append(('tcp', router['bind'], router['name'], router['path'] + '.port'))
             if router['subscription']:
-                claims.append(('udp', router['subscription'], router['name'], 'subscription_port'))
+                claims.append(('udp', router['subscription'], router['name'], router['path'] + '.subscription_port'))
             if router['stats']:
-                claims.append(('tcp', router['stats'], router['name'], 'stats_port'))
+                claims.append(('tcp', router['stats'], router['name'], router['path'] + '.stats_port'))
         for node in plan['nodes']:
-            claims.append(('tcp', node['address'], node['name'], 'port'))
+            claims.append(('tcp', node['address'], node['name'], node['path'] + '.port'))
         for proto, addr, name, var in claims:
             port = addr.rsplit(':', 1)[1]
             key = (address, proto, port)
             if key in claimed:
                 other = claimed[key]
-                raise TopologyError('host %s: instance %s.%s' % (host, name, var),
-                                    '%s port %s on %s is already claimed by instance %s (host %s)'
-                                    % (proto.upper(), port, address, other[1], other[0]))
+                raise TopologyError('host %s: %s' % (host, var),
+                                    '%s port %s on %s (instance %s) is already claimed by instance %s (host %s)'
+                                    % (proto.upper(), port, address, name, other[1], other[0]))
             claimed[key] = (host, name)

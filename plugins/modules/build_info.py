@@ -183,8 +183,12 @@ def main():
     )
     binary = _binary(module)
 
+    # uWSGI reads every UWSGI_<NAME> environment variable as an option: probe without them.
+    stray = sorted(name for name in os.environ if name.startswith('UWSGI_'))
+    prefix = ['env'] + [arg for name in stray for arg in ('-u', name)] if stray else []
+
     def run(command, cwd):
-        return module.run_command(command, cwd=cwd)
+        return module.run_command(prefix + list(command), cwd=cwd)
 
     try:
         facts = buildinfo.detect(run, binary, module.params['probe_dir'])

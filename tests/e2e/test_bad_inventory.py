@@ -89,7 +89,7 @@ CASES = [
     ('host-name-as-router-address', _host_name_as_router_address,
      ['host uwsgi-local: uwsgi_topology_advertise_address', 'router.example.invalid']),
     ('duplicate-port', _duplicate_port,
-     ['host uwsgi-local', 'app2.port', 'already claimed by instance app1']),
+     ['host uwsgi-local: uwsgi_node_instances[', '].port', '(instance app2)', 'already claimed by instance app1']),
     ('federation-cycle', _federation_cycle,
      ['host uwsgi-local: uwsgi_router_instances[2].resubscribe_to', 'cycle']),
     ('signed-node-to-unsigned-router', _signed_node_to_unsigned_router,

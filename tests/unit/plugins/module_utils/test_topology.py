@@ -91,6 +91,12 @@ def test_federation_expectations():
         result['hosts']['r1']['routers'][0]['spec'])
 
 
+def test_quoted_port_is_read_as_a_number():
+    hosts = inventory()
+    hosts['n1']['uwsgi_node_instances'][0]['port'] = '3031'
+    assert plan(hosts)['hosts']['n1']['nodes'][0]['address'] == '10.0.1.1:3031'
+
+
 def test_resolver_used_for_names():
     hosts = inventory()
     hosts['core']['ansible_host'] = 'core.internal'
@@ -123,9 +129,9 @@ BAD = [
     ('wildcard advertise address', _set(['r1', 'uwsgi_topology_advertise_address'], '0.0.0.0'),
      'host r1: uwsgi_topology_advertise_address', 'not a routable address'),
     ('duplicate port', _set(['n2', 'uwsgi_node_instances', 1, 'port'], 3031),
-     'host n2: instance a2.port', 'already claimed by instance b1'),
+     'host n2: uwsgi_node_instances[1].port', 'already claimed by instance b1'),
     ('duplicate port router stats vs node', _set(['r1', 'uwsgi_router_instances', 1, 'stats_port'], 80),
-     'host r1: instance', 'TCP port 80'),
+     'host r1: uwsgi_router_instances[1].stats_port', 'TCP port 80'),
     ('cycle in federation', _cycle, 'resubscribe_to', 'cycle'),
     ('signed node to an unsigned router', _set(['n2', 'uwsgi_node_instances', 0, 'subscriptions'],
                                                [{'router': 'core', 'key': 'x', 'signed': True}]),
