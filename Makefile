@@ -19,6 +19,7 @@
 #                  own venv .build/venv-sanity (scripts/sanity.sh says why)
 #   make lint      ansible-lint --profile production (config: .ansible-lint), offline
 #   make realbin   pytest tests/realbin with .build/uwsgi-builds.env exported
+#   make e2e       pytest tests/e2e: site.yml on the local inventory, broken inventories, Galaxy install
 #   make bench     python tests/bench/bench_compile.py
 #   make demo      ansible-playbook site.yml
 #   make clean     remove .build and tests/output (keeps .venv); distclean: also .venv
@@ -49,9 +50,9 @@ PYTEST_ARGS ?=
 SANITY_ARGS ?=
 LINT_ARGS ?=
 
-TEST_STAGES := venv binaries unit sanity lint realbin
+TEST_STAGES := venv binaries unit sanity lint realbin e2e
 
-.PHONY: test venv apt binaries unit sanity lint realbin bench demo clean distclean help
+.PHONY: test venv apt binaries unit sanity lint realbin e2e bench demo clean distclean help
 
 test:
 	@MAKE="$(MAKE)" $(ROOT)/scripts/test-all.sh $(TEST_STAGES)
@@ -80,6 +81,11 @@ lint: venv
 
 realbin: venv binaries
 	@$(ROOT)/scripts/pytest.sh --uwsgi-env tests/realbin $(PYTEST_ARGS)
+
+# The local default end to end (deploy, verify, changed=0, check mode, teardown), the
+# broken-inventory table through the real play, and the Galaxy build/install/FQCN run.
+e2e: venv apt
+	@$(ROOT)/scripts/pytest.sh tests/e2e $(PYTEST_ARGS)
 
 bench: venv
 	@cd $(ROOT) && $(VENV)/bin/python tests/bench/bench_compile.py
