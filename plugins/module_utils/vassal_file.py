@@ -21,6 +21,7 @@ import os
 import tempfile
 
 from ansible_collections.uwsgi.topology.plugins.module_utils.errors import TopologyError
+from ansible_collections.uwsgi.topology.plugins.module_utils.uwsgi_command import without_uwsgi_env
 
 # Extensions the Emperor's directory and glob monitors turn into vassals.
 CONFIG_EXTENSIONS = ('.ini', '.xml', '.yml', '.yaml', '.json', '.js')
@@ -129,13 +130,7 @@ def validate(run_command, uwsgi_binary, path, config_path):
     signature).  It runs in the vassal directory, as the Emperor would.  The
     message carries the validator's output only, never the file's content.
     """
-    command = validate_command(uwsgi_binary, config_path)
-    # uWSGI reads every UWSGI_<NAME> environment variable as the option --<name>: a stray one
-    # (UWSGI_PYPI=...) would make strict validation refuse a valid file. The Emperor's vassals
-    # do not inherit the controller's environment, so validate without them.
-    stray = sorted(name for name in os.environ if name.startswith('UWSGI_'))
-    if stray:
-        command = ['env'] + [arg for name in stray for arg in ('-u', name)] + command
+    command = without_uwsgi_env(validate_command(uwsgi_binary, config_path))
     rc, out, err = run_command(command, cwd=directory_of(path))
     if rc == 0:
         return

@@ -153,11 +153,13 @@ python_plugin:
   sample: python3
 '''
 
+
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.uwsgi.topology.plugins.module_utils import buildinfo
+from ansible_collections.uwsgi.topology.plugins.module_utils.uwsgi_command import without_uwsgi_env
 
 
 def _binary(module):
@@ -183,12 +185,9 @@ def main():
     )
     binary = _binary(module)
 
-    # uWSGI reads every UWSGI_<NAME> environment variable as an option: probe without them.
-    stray = sorted(name for name in os.environ if name.startswith('UWSGI_'))
-    prefix = ['env'] + [arg for name in stray for arg in ('-u', name)] if stray else []
-
     def run(command, cwd):
-        return module.run_command(prefix + list(command), cwd=cwd)
+        # Probe without the caller's UWSGI_* variables (uWSGI reads them as options).
+        return module.run_command(without_uwsgi_env(command), cwd=cwd)
 
     try:
         facts = buildinfo.detect(run, binary, module.params['probe_dir'])

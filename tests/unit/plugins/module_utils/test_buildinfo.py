@@ -315,3 +315,11 @@ def test_real_binary(path, build, python_plugin):
     assert facts['version'] == '2.0'
     assert facts['build'] == build
     assert facts['python_plugin'] == python_plugin
+
+
+@pytest.fixture(autouse=True)
+def _no_uwsgi_environment(monkeypatch):
+    """Real-binary probes read UWSGI_* variables as options: run them without the caller's."""
+    for name in list(os.environ):
+        if name.startswith('UWSGI_'):
+            monkeypatch.delenv(name)

@@ -144,3 +144,11 @@ def vassal_dir(tmp_path):
     directory = tmp_path / 'vassals'
     directory.mkdir()
     return directory
+
+
+@pytest.fixture(autouse=True)
+def _no_uwsgi_environment(monkeypatch):
+    """Module tests assert exact commands: run them without UWSGI_* variables of the caller."""
+    for name in list(os.environ):
+        if name.startswith('UWSGI_'):
+            monkeypatch.delenv(name)
