@@ -158,8 +158,8 @@ def test_removed_node_is_pruned_and_a_rotated_certificate_reloads_the_router(top
     ca = str(prefix / 'certs' / 'topology-ca.pem')
     _s, _b, old_der = e2e.http_get(https, 'app.test', tls=True, ca=ca)
 
-    untouched = dict((v, e2e.vassal_pids(prefix, v)) for v in ('app1.node.topology.ini',
-                                                              'edge-http.router.topology.ini'))
+    kept = ('app1.node.topology.ini', 'edge-http.router.topology.ini')
+    untouched = dict((v, e2e.vassal_pids(prefix, v)) for v in kept)
     assert all(untouched.values()), untouched
     changed = e2e.shift_ports(e2e.load_local_inventory(), PORT_OFFSET)
     nodes = e2e.instances(changed, 'node')
