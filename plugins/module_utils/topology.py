@@ -279,16 +279,22 @@ def _address(host, variables, resolve):
     return address
 
 
+def _read_name(host, path, item):
+    """An instance's name: required; letters, digits, dot, underscore or dash."""
+    if item.get('name') is None:
+        raise _err(host, path + '.name', 'is required')
+    name = check_str(item['name'], 'host %s: %s.name' % (host, path))
+    if not _NAME.match(name):
+        raise _err(host, path + '.name', 'must be letters, digits, ".", "_" or "-", got %r' % name)
+    return name
+
+
 def _read_router(host, path, item, host_info, secured_default):
     where = 'host %s: %s' % (host, path)
     item = check_mapping(item, where, ROUTER_KEYS)
     router = _Router()
     router.host, router.path, router.item, router.paths = host, path, item, host_info['paths']
-    if item.get('name') is None:
-        raise _err(host, path + '.name', 'is required')
-    router.name = check_str(item['name'], where + '.name')
-    if not _NAME.match(router.name):
-        raise _err(host, path + '.name', 'must be letters, digits, ".", "_" or "-", got %r' % router.name)
+    router.name = _read_name(host, path, item)
     router.type = item.get('type', 'http')
     if router.type not in ROUTER_TYPES:
         raise _err(host, path + '.type', 'must be one of %s, got %s (forkpty and tuntap routers have no '
@@ -328,11 +334,7 @@ def _read_node(host, path, item, host_info):
     item = check_mapping(item, where, NODE_KEYS)
     node = _Node()
     node.host, node.path, node.item, node.paths = host, path, item, host_info['paths']
-    if item.get('name') is None:
-        raise _err(host, path + '.name', 'is required')
-    node.name = check_str(item['name'], where + '.name')
-    if not _NAME.match(node.name):
-        raise _err(host, path + '.name', 'must be letters, digits, ".", "_" or "-", got %r' % node.name)
+    node.name = _read_name(host, path, item)
     if item.get('port') is None:
         raise _err(host, path + '.port', 'is required: the port of the node\'s uwsgi socket')
     item = dict(item, port=check_int(item['port'], where + '.port', 1, 65535))
