@@ -1,0 +1,268 @@
+# -*- coding: utf-8 -*-
+"""Scenario secured: signed subscriptions, rogue subscribers, key rotation under load.
+
+What the router knows (its stats server: only the two signing nodes in its pools, never a
+rogue's address), what a client sees (answers only from app1 and app2), what the rogues see
+(their listener on the port they announce never gets a connection), what the router logs
+(uWSGI's replay protection: the sign tolerance window for a new node, the per-node unix_check
+for a known one), and a rotation of app.test's key pair under a bounded load.
+
+The rogues run rogue.py (this directory), copied into their containers: it builds uWSGI 2.0's
+subscription datagram with the standard library and signs it with openssl.
+"""
+
+import base64
+import hashlib
+import os
+import re
+import shlex
+import time
+
+import pytest
+
+import topology_testlib as lib
+
+ROUTER = 'secured-router'
+NODES = {'secured-node1': 'app1', 'secured-node2': 'app2'}
+CLIENT = 'secured-client'
+ROGUES = {'unsigned': 'secured-rogue-unsigned', 'foreign': 'secured-rogue-foreign', 'replay': 'secured-rogue-replay'}
+KEY = 'app.test'
+FOREIGN_KEY = 'other.test'
+ROGUE_PORT = 3031
+EMPEROR_UNIT = 'uwsgi-topology-emperor'
+ROGUE_SCRIPT = '/root/rogue.py'
+ROGUE_LOG = '/root/connections.log'
+LOAD_OUT = '/root/load.out'
+LOAD_STOP = '/root/load.stop'
+LOAD_DONE = '/root/load.done'
+SNIFFED = 'invalid (sniffed ?) packet sent for slot: %s node: %s unix_check: %d'
+
+testinfra_hosts = [ROUTER]
+
+
+def put_file(target, path, content, mode='0600'):
+    """Write ``content`` (bytes) to ``path`` on a container (through its shell, base64)."""
+    encoded = base64.b64encode(content).decode('ascii')
+    result = target.run('echo %s | base64 -d > %s && chmod %s %s' % (encoded, shlex.quote(path), mode, shlex.quote(path)))
+    assert result.rc == 0, result.stderr
+
+
+def rogue_send(name, key, address, sign=None, unix=None, count=1, interval=0.5):
+    """Send ``count`` identical subscription datagrams from rogue ``name``; returns their unix value."""
+    cmd = 'python3 %s send %s %s %s --count %d --interval %s' % (
+        ROGUE_SCRIPT, shlex.quote(router_subscription_address()), shlex.quote(key), shlex.quote(address), count, interval)
+    if sign:
+        cmd += ' --sign %s' % shlex.quote(sign)
+    if unix is not None:
+        cmd += ' --unix %d' % unix
+    result = lib.host(name).run(cmd)
+    assert result.rc == 0, (name, result.stdout, result.stderr)
+    return int(result.stdout.strip())
+
+
+def router_instance():
+    instances = lib.host_vars(ROUTER)['uwsgi_router_instances']
+    assert len(instances) == 1, instances
+    return instances[0]
+
+
+def router_address():
+    return lib.host_vars(ROUTER)['uwsgi_topology_advertise_address']
+
+
+def router_subscription_address():
+    return '%s:%d' % (router_address(), router_instance()['subscription_port'])
+
+
+def stats_address():
+    return '127.0.0.1:%d' % router_instance()['stats_port']
+
+
+def node_addresses():
+    """{key: ['ip:port', ...]} of the signing nodes, from the inventory."""
+    pools = {}
+    for name in NODES:
+        variables = lib.host_vars(name)
+        for node in variables['uwsgi_node_instances']:
+            for sub in node['subscriptions']:
+                pools.setdefault(sub['key'], []).append('%s:%d' % (variables['uwsgi_topology_advertise_address'], node['port']))
+    return dict((key, sorted(addresses)) for key, addresses in pools.items())
+
+
+def rogue_address(name):
+    return '%s:%d' % (lib.host_vars(ROGUES[name])['uwsgi_topology_advertise_address'], ROGUE_PORT)
+
+
+def key_store():
+    return lib.host_vars(ROUTER)['keys_store_dir']
+
+
+def router_log_since(router, since):
+    """The router host's Emperor journal (the vassals log there) since epoch ``since``."""
+    result = router.run('journalctl -u %s --no-pager -o cat --since @%d' % (EMPEROR_UNIT, since))
+    assert result.rc == 0, result.stderr
+    return result.stdout
+
+
+def wait_for_log(router, since, text, timeout=15):
+    """Wait until ``text`` is in the router's journal since ``since``; returns the journal."""
+    deadline = time.time() + timeout
+    while True:
+        log = router_log_since(router, since)
+        if text in log or time.time() > deadline:
+            return log
+        time.sleep(1)
+
+
+def sign_tolerance(router):
+    """subscriptions-sign-check-tolerance of the router's vassal file."""
+    result = router.run('cat /var/lib/uwsgi-topology/vassals/*.router.topology.ini')
+    match = re.search(r'^subscriptions-sign-check-tolerance = (\d+)$', result.stdout, re.M)
+    assert match, result.stdout
+    return int(match.group(1))
+
+
+def assert_no_rogue(router, rounds=3):
+    """The pools, sampled ``rounds`` times a second apart, hold exactly the signing nodes."""
+    rogue_ips = set(lib.host_vars(name)['uwsgi_topology_advertise_address'] for name in ROGUES.values())
+    expected = node_addresses()
+    for _ in range(rounds):
+        pools = lib.router_pools(router, stats_address())
+        print('pools: %s' % dict((key, sorted(n['name'] for n in pool['nodes'])) for key, pool in pools.items()))
+        assert sorted(pools) == sorted(expected), pools
+        for key, pool in pools.items():
+            names = sorted(node['name'] for node in pool['nodes'])
+            assert not [n for n in names if n.split(':')[0] in rogue_ips], (key, names)
+            assert names == expected[key], (key, names)
+        time.sleep(1)
+
+
+def assert_client_sees_only_nodes(count=10):
+    answers = lib.http_requests(lib.host(CLIENT), router_address(), router_instance()['port'], KEY, count=count)
+    print('answers with Host %s: %s' % (KEY, answers))
+    assert [a[0] for a in answers] == [200] * count, answers
+    assert set(a[1] for a in answers) == set(NODES.values()), answers
+
+
+def assert_listener_untouched(name):
+    target = lib.host(ROGUES[name])
+    listening = target.run('ss -Hltn sport = :%d' % ROGUE_PORT)
+    assert str(ROGUE_PORT) in listening.stdout, (name, 'the listener is not listening', listening.stdout)
+    log = target.run('cat %s' % ROGUE_LOG)
+    assert log.rc == 0, (name, log.stderr)
+    assert log.stdout.strip() == '', (name, 'the rogue got connections', log.stdout)
+
+
+@pytest.fixture(scope='module')
+def router():
+    return lib.host(ROUTER)
+
+
+@pytest.fixture(scope='module')
+def rogues():
+    """rogue.py and a listener on ROGUE_PORT (at most 20 min) in every rogue container."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'rogue.py'), 'rb') as stream:
+        script = stream.read()
+    for name in ROGUES.values():
+        target = lib.host(name)
+        put_file(target, ROGUE_SCRIPT, script, mode='0755')
+        target.run('rm -f %s' % ROGUE_LOG)
+        started = target.run('setsid nohup python3 %s listen %d %s 1200 >/dev/null 2>&1 < /dev/null &'
+                             % (ROGUE_SCRIPT, ROGUE_PORT, ROGUE_LOG))
+        assert started.rc == 0, (name, started.stderr)
+    for name in ROGUES.values():
+        target = lib.host(name)
+        for _ in range(20):
+            if str(ROGUE_PORT) in target.run('ss -Hltn sport = :%d' % ROGUE_PORT).stdout:
+                break
+            time.sleep(0.5)
+    return ROGUES
+
+
+def test_emperor_runs_under_systemd_on_every_host():
+    for name in [ROUTER] + sorted(NODES):
+        service = lib.host(name).service(EMPEROR_UNIT)
+        assert service.is_running, name
+        assert service.is_enabled, name
+
+
+def test_router_checks_signatures_with_the_public_keys_placed(router):
+    vassal = router.run('cat /var/lib/uwsgi-topology/vassals/*.router.topology.ini').stdout
+    assert re.search(r'^subscriptions-sign-check = SHA1:/\S+$', vassal, re.M), vassal
+    pubkey_dir = re.search(r'^subscriptions-sign-check = SHA1:(\S+)$', vassal, re.M).group(1)
+    placed = router.run('ls %s' % shlex.quote(pubkey_dir)).stdout.split()
+    assert sorted(placed) == sorted('%s.pem' % key for key in node_addresses()), placed
+    for key in node_addresses():
+        with open(os.path.join(key_store(), 'signing', 'public', key + '.pem'), 'rb') as stream:
+            assert router.file('%s/%s.pem' % (pubkey_dir, key)).content == stream.read(), key
+
+
+def test_pools_hold_the_signing_nodes(router):
+    pools = lib.router_pools(router, stats_address(), wait_for=node_addresses(), wait_timeout=30)
+    assert sorted(pools) == sorted(node_addresses()), pools
+    for key, pool in pools.items():
+        for node in pool['nodes']:
+            assert node['death_mark'] == 0, (key, node)
+
+
+def test_client_reaches_both_signing_nodes():
+    assert_client_sees_only_nodes(count=10)
+
+
+def test_unsigned_rogue_is_refused(router, rogues):
+    rogue_send(rogues['unsigned'], KEY, rogue_address('unsigned'), count=4)
+    # A brand-new key with no public key on the router cannot be created unsigned either.
+    rogue_send(rogues['unsigned'], 'rogue.test', rogue_address('unsigned'), count=2)
+    assert_no_rogue(router)
+    assert_client_sees_only_nodes(count=10)
+    assert_listener_untouched('unsigned')
+
+
+def test_rogue_signing_with_another_domains_key_is_refused(router, rogues):
+    with open(os.path.join(key_store(), 'signing', FOREIGN_KEY + '.pem'), 'rb') as stream:
+        put_file(lib.host(rogues['foreign']), '/root/foreign.pem', stream.read())
+    # A fresh, correctly built packet for app.test, signed with other.test's private key.
+    rogue_send(rogues['foreign'], KEY, rogue_address('foreign'), sign='/root/foreign.pem', count=4)
+    assert_no_rogue(router)
+    assert_client_sees_only_nodes(count=10)
+    assert_listener_untouched('foreign')
+
+
+def test_replayed_packets_and_what_uwsgi_protects(router, rogues):
+    """uWSGI 2.0's replay protection, as core/subscription.c has it:
+    - a NEW node needs unix >= now - subscriptions-sign-check-tolerance (the router's window);
+    - a KNOWN node needs unix > its unix_check, which is set once, when the node was created.
+    A packet the router logs as "invalid (sniffed ?)" passed the signature check first (the
+    check comes before both time checks), so these lines also prove the packets are valid."""
+    target = lib.host(rogues['replay'])
+    with open(os.path.join(key_store(), 'signing', KEY + '.pem'), 'rb') as stream:
+        put_file(target, '/root/app.pem', stream.read())
+    tolerance = sign_tolerance(router)
+    since = int(time.time()) - 1
+
+    # 1. Signed with the real key, for the rogue's own address, but older than the window.
+    old = int(time.time()) - tolerance - 120
+    rogue_send(rogues['replay'], KEY, rogue_address('replay'), sign='/root/app.pem', unix=old, count=3)
+    line = SNIFFED % (KEY, rogue_address('replay'), old)
+    log = wait_for_log(router, since, line)
+    assert line in log, log[-3000:]
+
+    # 2. A known node's address (node1) with a unix older than the node itself: refused by unix_check.
+    node1 = node_addresses()[KEY][0]
+    rogue_send(rogues['replay'], KEY, node1, sign='/root/app.pem', unix=1000, count=2)
+    line = SNIFFED % (KEY, node1, 1000)
+    log = wait_for_log(router, since, line)
+    assert line in log, log[-3000:]
+
+    # 3. The weak spot: unix_check is not advanced by refreshes, so one packet for node1 captured
+    # after node1 joined is accepted again and again (it only keeps node1 alive: the address in
+    # the signed packet is node1's, never the rogue's).
+    captured = rogue_send(rogues['replay'], KEY, node1, sign='/root/app.pem', unix=int(time.time()) - 5, count=3)
+    time.sleep(2)
+    log = router_log_since(router, since)
+    assert SNIFFED % (KEY, node1, captured) not in log, log[-3000:]
+    print('router log since the replays:\n%s' % log)
+
+    assert_no_rogue(router)
+    assert_client_sees_only_nodes(count=10)
+    assert_listener_untouched('replay')
