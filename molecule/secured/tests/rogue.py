@@ -3,7 +3,8 @@
 
     python3 rogue.py listen PORT LOGFILE SECONDS
         accept TCP connections on PORT for at most SECONDS s and append one line per
-        connection (time, peer) to LOGFILE; the file exists (empty) once the port listens.
+        connection (time, peer) to LOGFILE; the file exists (empty) once the port listens, and
+        LOGFILE.pid holds the listener's pid.
     python3 rogue.py send SERVER KEY ADDRESS [--sign PEM] [--unix T] [--cmd N] [--count N] [--interval S]
         send COUNT identical subscription datagrams to SERVER (ip:port) announcing ADDRESS for
         KEY, signed with the private key PEM (SHA1, PKCS#1 v1.5, openssl's dgst) when given;
@@ -18,6 +19,7 @@ openssl command are used: the image has nothing else.
 """
 
 import argparse
+import os
 import socket
 import struct
 import subprocess
@@ -75,6 +77,8 @@ def listen(args):
     server.listen(16)
     server.settimeout(1)
     open(args.logfile, 'a').close()
+    with open(args.logfile + '.pid', 'w') as pidfile:
+        pidfile.write('%d\n' % os.getpid())
     deadline = time.time() + args.seconds
     while time.time() < deadline:
         try:

@@ -12,7 +12,6 @@ subscription datagram with the standard library and signs it with openssl.
 """
 
 import base64
-import hashlib
 import os
 import re
 import shlex
@@ -166,16 +165,21 @@ def rogues():
     for name in ROGUES.values():
         target = lib.host(name)
         put_file(target, ROGUE_SCRIPT, script, mode='0755')
-        target.run('rm -f %s' % ROGUE_LOG)
+        # A listener of an earlier verify (its pid in LOGFILE.pid) goes first.
+        target.run('[ -s {0}.pid ] && kill "$(cat {0}.pid)"; sleep 1; rm -f {0} {0}.pid'.format(ROGUE_LOG))
         started = target.run('setsid nohup python3 %s listen %d %s 1200 >/dev/null 2>&1 < /dev/null &'
                              % (ROGUE_SCRIPT, ROGUE_PORT, ROGUE_LOG))
         assert started.rc == 0, (name, started.stderr)
     for name in ROGUES.values():
         target = lib.host(name)
         for _ in range(20):
-            if str(ROGUE_PORT) in target.run('ss -Hltn sport = :%d' % ROGUE_PORT).stdout:
+            if target.file(ROGUE_LOG + '.pid').exists:
                 break
             time.sleep(0.5)
+        # The listener started here is the one on the port (not a leftover).
+        pid = target.file(ROGUE_LOG + '.pid').content_string.strip()
+        listening = target.run('ss -Hltnp sport = :%d' % ROGUE_PORT).stdout
+        assert 'pid=%s,' % pid in listening, (name, pid, listening)
     return ROGUES
 
 
@@ -265,4 +269,106 @@ def test_replayed_packets_and_what_uwsgi_protects(router, rogues):
 
     assert_no_rogue(router)
     assert_client_sees_only_nodes(count=10)
+    assert_listener_untouched('replay')
+
+
+def start_load(client, count, pause):
+    """Start at most ``count`` sequential requests (Host: app.test, 3 s each at most, ``pause`` s
+    apart) in the background on the client; they stop early once LOAD_STOP exists, and after
+    10 minutes in any case. One line per request in LOAD_OUT: epoch, body, status."""
+    if count < 1 or count > 1000:
+        raise ValueError('count must be in 1..1000 (bounded load), got %r' % count)
+    url = 'http://%s:%d/' % (router_address(), router_instance()['port'])
+    loop = ('for i in $(seq %d); do [ -e %s ] && break; '
+            'printf "%%s\\t" "$(date +%%s.%%N)" >> %s; '
+            'curl -s --max-time 3 -o - -w "\\t%%{http_code}\\n" -H %s %s >> %s; '
+            'sleep %s; done; touch %s'
+            % (count, LOAD_STOP, LOAD_OUT, shlex.quote('Host: ' + KEY), shlex.quote(url), LOAD_OUT, pause, LOAD_DONE))
+    client.run('rm -f %s %s %s' % (LOAD_OUT, LOAD_STOP, LOAD_DONE))
+    started = client.run('setsid nohup timeout 600 bash -c %s >/dev/null 2>&1 < /dev/null &' % shlex.quote(loop))
+    assert started.rc == 0, started.stderr
+
+
+def stop_load(client):
+    """Stop the load, wait for its end; returns [(epoch, status, body)]."""
+    client.run('touch %s' % LOAD_STOP)
+    for _ in range(30):
+        if client.file(LOAD_DONE).exists:
+            break
+        time.sleep(1)
+    assert client.file(LOAD_DONE).exists, 'the load did not stop'
+    answers = []
+    for line in client.file(LOAD_OUT).content_string.splitlines():
+        fields = line.split('\t')
+        assert len(fields) == 3, line
+        answers.append((float(fields[0]), int(fields[2]), fields[1]))
+    return answers
+
+
+def test_key_rotation_loses_no_request(router, rogues):
+    """app.test's key pair is rotated the way a user does it (its pair removed from the
+    controller's key store, converge again) while a bounded load runs from the client."""
+    store = key_store()
+    private = os.path.join(store, 'signing', KEY + '.pem')
+    public = os.path.join(store, 'signing', 'public', KEY + '.pem')
+    with open(private, 'rb') as stream:
+        old_private = stream.read()
+    with open(public, 'rb') as stream:
+        old_public = stream.read()
+    pubkey_on_router = '/var/lib/uwsgi-topology/pubkeys/%s/%s.pem' % (router_instance()['name'], KEY)
+    assert router.file(pubkey_on_router).content == old_public
+    client = lib.host(CLIENT)
+    lib.router_pools(router, stats_address(), wait_for=node_addresses(), wait_timeout=30)
+
+    start_load(client, count=1000, pause=0.2)
+    time.sleep(3)
+    since = int(time.time())
+    os.remove(private)
+    os.remove(public)
+    rc, output, recap = lib.run_converge()
+    assert rc == 0, output[-4000:]
+    converged = time.time()
+    with open(public, 'rb') as stream:
+        new_public = stream.read()
+    assert new_public != old_public
+    assert router.file(pubkey_on_router).content == new_public
+
+    # The new key is in use once an announce signed with it is accepted: wait until the router
+    # stats show both nodes refreshed after the converge, then let the load run a little more.
+    deadline = time.time() + 60
+    while True:
+        pools = lib.router_pools(router, stats_address())
+        nodes = pools.get(KEY, {}).get('nodes', [])
+        fresh = [n for n in nodes if n['last_check'] > converged + 1 and not n['death_mark']]
+        if len(fresh) == len(node_addresses()[KEY]) or time.time() > deadline:
+            break
+        time.sleep(1)
+    time.sleep(5)
+    answers = stop_load(client)
+    log = router_log_since(router, since)
+    print('router log during the rotation:\n%s' % log)
+    failed = [a for a in answers if a[1] != 200 or a[2] not in NODES.values()]
+    during = [a for a in answers if since <= a[0] <= converged]
+    print('rotation under load: %d requests, %d failed, %d during the converge (%.0f s), %d after it; failures: %s'
+          % (len(answers), len(failed), len(during), converged - since, len([a for a in answers if a[0] > converged]), failed[:20]))
+    assert len(fresh) == len(node_addresses()[KEY]), ('nodes not refreshed after the rotation', pools)
+    assert during, 'the load did not cover the converge'
+    assert not failed, failed[:50]
+
+    # The old private key is refused now: the same replay that passed the signature check with
+    # the old key before (and got logged as sniffed) now fails it silently; the new key passes.
+    target = lib.host(rogues['replay'])
+    put_file(target, '/root/app-old.pem', old_private)
+    with open(private, 'rb') as stream:
+        put_file(target, '/root/app-new.pem', stream.read())
+    node1 = node_addresses()[KEY][0]
+    since = int(time.time()) - 1
+    rogue_send(rogues['replay'], KEY, node1, sign='/root/app-old.pem', unix=1001)
+    rogue_send(rogues['replay'], KEY, node1, sign='/root/app-new.pem', unix=1002)
+    log = wait_for_log(router, since, SNIFFED % (KEY, node1, 1002))
+    assert SNIFFED % (KEY, node1, 1002) in log, log[-3000:]
+    assert SNIFFED % (KEY, node1, 1001) not in log, log[-3000:]
+    # And a fresh announce for the rogue's address signed with the old key gets nowhere.
+    rogue_send(rogues['replay'], KEY, rogue_address('replay'), sign='/root/app-old.pem', count=3)
+    assert_no_rogue(router)
     assert_listener_untouched('replay')
