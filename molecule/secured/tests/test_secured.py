@@ -352,6 +352,8 @@ def test_key_rotation_loses_no_request(router, rogues):
     print('rotation under load: %d requests, %d failed, %d during the converge (%.0f s), %d after it; failures: %s'
           % (len(answers), len(failed), len(during), converged - since, len([a for a in answers if a[0] > converged]), failed[:20]))
     assert len(fresh) == len(node_addresses()[KEY]), ('nodes not refreshed after the rotation', pools)
+    # The pool was created again (that is when a 2.0 router reads a key's public key).
+    assert 'new pool: %s' % KEY in log, log[-3000:]
     assert during, 'the load did not cover the converge'
     assert not failed, failed[:50]
 
