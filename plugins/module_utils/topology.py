@@ -429,6 +429,11 @@ def _router_plan(router, info, version, signed_keys, sni_keys, expect):
         cert = item.get('cert') or '%s/%s.crt' % (paths['certs'], router.name)
         key = item.get('key') or '%s/%s.key' % (paths['certs'], router.name)
         spec_router['cert'], spec_router['key'] = cert, key
+    if router.type == 'ssl' and router.sni:
+        # Without sslrouter-sni the ssl router's key is the address of the socket that took the
+        # connection (sslrouter.c), so keys subscribed by name, with their SNI certificates,
+        # would never be routed: route by the TLS servername.
+        spec_router['use_sni'] = True
     if router.resubscribe:
         spec_router['resubscription_params'] = {'addresses': [t.subscription for t in router.resubscribe]}
     subscriptions = {}

@@ -71,6 +71,20 @@ def test_plan_shape_and_specs():
     assert result['hosts']['core']['routers'][0]['pubkey_dir'] is None
 
 
+def test_ssl_router_routes_by_sni_unless_sni_is_off():
+    hosts = inventory()
+    hosts['r1']['uwsgi_router_instances'][1]['type'] = 'ssl'
+    tls = plan(hosts)['hosts']['r1']['routers'][1]
+    assert ['sslrouter-sni', 'true'] in compile_options(tls['spec'])
+    hosts['r1']['uwsgi_router_instances'][1]['sni'] = False
+    for node in ('n1', 'n2'):
+        for item in hosts[node]['uwsgi_node_instances']:
+            for sub in item['subscriptions']:
+                sub['sni'] = False
+    tls = plan(hosts)['hosts']['r1']['routers'][1]
+    assert 'sslrouter-sni' not in [option for option, _value in compile_options(tls['spec'])]
+
+
 def test_key_file_names():
     assert key_file_name('a.com:8080') == 'a.com_8080.pem'
     assert key_file_name('a b/c') == 'a_b_c.pem'
