@@ -1,6 +1,6 @@
 # Test infrastructure of the uwsgi.topology collection.
 #
-#   make test      venv, binaries, unit, sanity, lint, realbin, in that order;
+#   make test      venv, binaries, unit, sanity, lint, realbin, e2e, molecule, in that order;
 #                  stops at the first failure and prints each stage's duration
 #                  (this is what .ci/run runs, on a fresh Debian 12 as root)
 #
@@ -20,6 +20,7 @@
 #   make lint      ansible-lint --profile production (config: .ansible-lint), offline
 #   make realbin   pytest tests/realbin with .build/uwsgi-builds.env exported
 #   make e2e       pytest tests/e2e: site.yml on the local inventory, broken inventories, Galaxy install
+#   make molecule  the Molecule scenarios in containers (molecule/run.sh; SCENARIOS="a b")
 #   make bench     python tests/bench/bench_compile.py
 #   make demo      ansible-playbook site.yml
 #   make clean     remove .build and tests/output (keeps .venv); distclean: also .venv
@@ -50,7 +51,7 @@ PYTEST_ARGS ?=
 SANITY_ARGS ?=
 LINT_ARGS ?=
 
-TEST_STAGES := venv binaries unit sanity lint realbin e2e
+TEST_STAGES := venv binaries unit sanity lint realbin e2e molecule
 
 .PHONY: test venv apt binaries unit sanity lint realbin e2e bench demo clean distclean help
 
@@ -105,7 +106,7 @@ distclean: clean
 #                 (scripts/docker-engine.sh), the base image (scripts/base-image.sh), the
 #                 collection link, then `molecule test` for each scenario of molecule/ with
 #                 molecule/config.yml as base config; prints each scenario's duration.
-#                 SCENARIOS="default sni" runs only those. Not in TEST_STAGES yet.
+#                 SCENARIOS="default sni" runs only those. The last stage of make test.
 SCENARIOS ?=
 .PHONY: molecule
 molecule: venv

@@ -125,7 +125,7 @@ def assert_no_rogue(router, rounds=3):
     """The pools, sampled ``rounds`` times a second apart, hold exactly the signing nodes."""
     rogue_ips = set(lib.host_vars(name)['uwsgi_topology_advertise_address'] for name in ROGUES.values())
     expected = node_addresses()
-    for _ in range(rounds):
+    for _round in range(rounds):
         pools = lib.router_pools(router, stats_address())
         print('pools: %s' % dict((key, sorted(n['name'] for n in pool['nodes'])) for key, pool in pools.items()))
         assert sorted(pools) == sorted(expected), pools
@@ -172,7 +172,7 @@ def rogues():
         assert started.rc == 0, (name, started.stderr)
     for name in ROGUES.values():
         target = lib.host(name)
-        for _ in range(20):
+        for _attempt in range(20):
             if target.file(ROGUE_LOG + '.pid').exists:
                 break
             time.sleep(0.5)
@@ -292,7 +292,7 @@ def start_load(client, count, pause):
 def stop_load(client):
     """Stop the load, wait for its end; returns [(epoch, status, body)]."""
     client.run('touch %s' % LOAD_STOP)
-    for _ in range(30):
+    for _attempt in range(30):
         if client.file(LOAD_DONE).exists:
             break
         time.sleep(1)
