@@ -182,6 +182,7 @@ def plan_topology(hosts, groups, router_group='uwsgi_routers', node_group='uwsgi
     expectations = {}
     keys, sni_keys = set(), set()
     node_subs = {}
+    weights = {}
     for node in nodes:
         subs = []
         for j, sub in enumerate(node.subscriptions):
@@ -221,6 +222,8 @@ def plan_topology(hosts, groups, router_group='uwsgi_routers', node_group='uwsgi
                 if sni:
                     sni_keys.add(key)
                 subs.append((router, key, weight, signed, sni))
+                weights.setdefault((router.name, key), []).append(
+                    (1 if weight is None else weight, node.host, where + '.weight'))
                 expectations.setdefault(router.name, {}).setdefault(key, []).append(
                     '%s:%d' % (node.address, node.item['port']))
                 # A federated edge's nodes appear at the core under the edge's address.
@@ -230,6 +233,7 @@ def plan_topology(hosts, groups, router_group='uwsgi_routers', node_group='uwsgi
                     if edge_address not in members:
                         members.append(edge_address)
         node_subs[node.name] = subs
+    _check_wrr_weights(routers, weights)
 
     plans = dict((host, _empty_plan(info[host])) for host in info)
     for router in routers.values():
@@ -402,6 +406,22 @@ def _check_acyclic(routers):
 
 def _empty_plan(host_info):
     return {'address': host_info['address'], 'paths': host_info['paths'], 'routers': [], 'nodes': []}
+
+
+def _check_wrr_weights(routers, weights):
+    """uWSGI's wrr (the default algorithm) gives each live node ``weight // smallest weight``
+    turns per cycle (2.0 core/subscription.c, uwsgi_subscription_algo_wrr): weights 2 and 3
+    would split 1:1. Refuse a pool whose weights are not multiples of its smallest one."""
+    for (router_name, key), members in sorted(weights.items()):
+        if (routers[router_name].item.get('algorithm') or 'wrr') != 'wrr':
+            continue
+        smallest = min(weight for weight, _host, _where in members)
+        for weight, host, where in members:
+            if weight % smallest:
+                raise _err(host, where, 'router %r balances key %r with wrr, which gives each node weight // '
+                           'smallest weight turns per cycle (uWSGI integer division): with smallest weight %d, '
+                           'weight %d would act as %d; use multiples of the smallest weight, or algorithm '
+                           'wlrc on the router' % (router_name, key, smallest, weight, weight // smallest))
 
 
 def _compile_check(spec, host, path, version, build):

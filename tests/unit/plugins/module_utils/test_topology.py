@@ -160,6 +160,8 @@ BAD = [
      'host r1: uwsgi_router_instances[0]', 'exists only in uWSGI 2.1'),
     ('differing weights on 2.0', _set(['n1', 'uwsgi_node_instances', 0, 'subscriptions', 1, 'weight'], 3),
      'host n1: uwsgi_node_instances[0]', 'weight global'),
+    ('wrr weights not multiples of the smallest', _set(['n2', 'uwsgi_node_instances', 1, 'subscriptions', 0, 'weight'], 3),
+     'host n2: uwsgi_node_instances[1].subscriptions[0].weight', 'weight 3 would act as 1'),
     ('sni to an http router', _set(['n2', 'uwsgi_node_instances', 0, 'subscriptions', 0, 'sni'], True),
      'host n2: uwsgi_node_instances[0].subscriptions[0].sni', 'only to https and ssl'),
     ('sni on an http router', _set(['core', 'uwsgi_router_instances', 0, 'sni'], True),
@@ -214,3 +216,20 @@ def test_missing_subscription_router():
 def test_empty_inventory():
     with pytest.raises(TopologyError, match='nothing to deploy'):
         plan_topology({}, {})
+
+
+def test_wrr_weights_multiples_of_the_smallest_are_planned():
+    hosts = inventory()
+    hosts['n2']['uwsgi_node_instances'][1]['subscriptions'][0]['weight'] = 4
+    result = plan(hosts)
+    assert result['hosts']['r1']['routers'][0]['expect']['a.example.com'] == ['10.0.1.1:3031', '10.0.1.2:3032']
+
+
+def test_weights_are_free_with_another_algorithm():
+    hosts = inventory()
+    hosts['n2']['uwsgi_node_instances'][1]['subscriptions'][0]['weight'] = 3
+    for router in hosts['r1']['uwsgi_router_instances']:
+        router['algorithm'] = 'wlrc'
+    result = plan(hosts)
+    assert [['subscription-algo', 'wlrc']] == [o for o in compile_options(result['hosts']['r1']['routers'][0]['spec'])
+                                                if o[0] == 'subscription-algo']
