@@ -180,6 +180,7 @@ def plan_topology(hosts, groups, router_group='uwsgi_routers', node_group='uwsgi
 
     # Subscriptions, weights, keys.
     expectations = {}
+    answers = {}
     keys, sni_keys = set(), set()
     node_subs = {}
     weights = {}
@@ -227,11 +228,17 @@ def plan_topology(hosts, groups, router_group='uwsgi_routers', node_group='uwsgi
                 expectations.setdefault(router.name, {}).setdefault(key, []).append(
                     '%s:%d' % (node.address, node.item['port']))
                 # A federated edge's nodes appear at the core under the edge's address.
+                answers.setdefault(router.name, {}).setdefault(key, []).append(
+                    '%s:%d' % (node.address, node.item['port']))
                 for core in _federation_targets(router):
                     edge_address = router.bind
                     members = expectations.setdefault(core.name, {}).setdefault(key, [])
                     if edge_address not in members:
                         members.append(edge_address)
+                    # ... and its requests reach the nodes behind the edge.
+                    behind = answers.setdefault(core.name, {}).setdefault(key, [])
+                    if '%s:%d' % (node.address, node.item['port']) not in behind:
+                        behind.append('%s:%d' % (node.address, node.item['port']))
         node_subs[node.name] = subs
     _check_wrr_weights(routers, weights)
 
@@ -240,7 +247,8 @@ def plan_topology(hosts, groups, router_group='uwsgi_routers', node_group='uwsgi
         served = sorted(set(k for n in nodes for (r, k, _w, s, _n) in node_subs[n.name] if r is router and s))
         sni = sorted(set(k for n in nodes for (r, k, _w, _s, x) in node_subs[n.name] if r is router and x))
         plans[router.host]['routers'].append(_router_plan(router, info, version, served, sni,
-                                                          expectations.get(router.name, {})))
+                                                          expectations.get(router.name, {}),
+                                                          answers.get(router.name, {})))
     for node in nodes:
         plans[node.host]['nodes'].append(_node_plan(node, node_subs[node.name], info, version,
                                                     default_announce_interval))
@@ -432,7 +440,7 @@ def _compile_check(spec, host, path, version, build):
         raise _err(host, path, 'the generated vassal is invalid: %s' % error)
 
 
-def _router_plan(router, info, version, signed_keys, sni_keys, expect):
+def _router_plan(router, info, version, signed_keys, sni_keys, expect, answers):
     item, paths = router.item, router.paths
     spec_router = {'type': router.type, 'bind': router.bind}
     if router.subscription:
@@ -490,7 +498,8 @@ def _router_plan(router, info, version, signed_keys, sni_keys, expect):
         'subscription': router.subscription, 'stats': router.stats, 'secured': router.secured,
         'pubkey_dir': pubkeys if router.secured else None,
         'public_keys': [{'key': k, 'file': key_file_name(k)} for k in signed_keys],
-        'sni_keys': sni_keys, 'cert': cert, 'key': key, 'expect': expect, 'path': router.path,
+        'sni_keys': sni_keys, 'cert': cert, 'key': key, 'expect': expect,
+        'answers': answers, 'path': router.path,
     }
 
 

@@ -101,6 +101,10 @@ def test_federation_expectations():
     result = plan(hosts)
     core = result['hosts']['core']['routers'][0]
     assert core['expect'] == {'a.example.com': ['10.0.0.1:80'], 'b.example.com': ['10.0.0.1:80']}
+    # Requests through the core are answered by the nodes behind the edge.
+    assert core['answers'] == {'a.example.com': ['10.0.1.1:3031', '10.0.1.2:3032'], 'b.example.com': ['10.0.1.2:3031']}
+    edge = result['hosts']['r1']['routers'][0]
+    assert edge['answers'] == edge['expect']
     assert ['fastrouter-resubscribe', '10.0.0.9:2626'] in compile_options(
         result['hosts']['r1']['routers'][0]['spec'])
 
