@@ -79,9 +79,11 @@ def main(argv):
     args = json.loads(base64.b64decode(argv[0]).decode('utf-8'))
     current, new = args['current'], args['next']
     now = int(time.time())
-    # uWSGI itself sends unix = now + cmd.
+    # uWSGI itself sends unix = now + cmd. The join goes out one second early: a router refuses an
+    # announce whose unix is not above the one the node joined with, so the node's own announce
+    # in this same second is accepted instead of being logged as sniffed.
     leave = [(sub['server'], _packet(sub, 1, now + 1, current)) for sub in args['subscriptions']]
-    join = [(sub['server'], _packet(sub, 0, now, new)) for sub in args['subscriptions']]
+    join = [(sub['server'], _packet(sub, 0, now - 1, new)) for sub in args['subscriptions']]
     for server, data in leave:
         _send(server, data)
     os.rename(new, current)

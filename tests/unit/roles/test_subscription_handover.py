@@ -84,7 +84,7 @@ def test_leave_signed_with_current_key_then_rename_then_join_signed_with_new_key
                                          'unix', 'sign']
         assert dict(pairs)['key'] == b'app.test' and dict(pairs)['address'] == b'10.0.0.2:3031'
         assert dict(pairs)['weight'] == b'3'
-    assert int(dict(leave)['unix']) == int(dict(join)['unix']) + 1
+    assert int(dict(leave)['unix']) == int(dict(join)['unix']) + 2
     assert _verifies(old_pub, leave_signed, dict(leave)['sign'], tmp_path)
     assert not _verifies(new_pub, leave_signed, dict(leave)['sign'], tmp_path)
     assert _verifies(new_pub, join_signed, dict(join)['sign'], tmp_path)
