@@ -487,7 +487,14 @@ def _router_plan(router, info, version, signed_keys, sni_keys, expect, answers):
         spec['options'] = options
     extra = item.get('spec') or {}
     if extra.get('router'):
-        spec_router.update(_merge(spec_router, extra['router']))
+        extra_router = dict(extra['router'])
+        if extra_router.get('forward_to') is not None:
+            # More forwarders come after the subscription server; a mapping merged into the
+            # planner's forwarder would turn it into another, broken one.
+            more = extra_router.pop('forward_to')
+            more = more if isinstance(more, list) else [more]
+            spec_router['forward_to'] = ([spec_router['forward_to']] if 'forward_to' in spec_router else []) + more
+        spec_router.update(_merge(spec_router, extra_router))
     for name in ('subscriptions', 'options', 'plugins'):
         if extra.get(name) is not None:
             spec = _merge(spec, {name: extra[name]})

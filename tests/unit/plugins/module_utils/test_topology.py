@@ -237,3 +237,19 @@ def test_weights_are_free_with_another_algorithm():
     result = plan(hosts)
     assert [['subscription-algo', 'wlrc']] == [o for o in compile_options(result['hosts']['r1']['routers'][0]['spec'])
                                                 if o[0] == 'subscription-algo']
+
+
+@pytest.mark.parametrize('forward_to', [
+    {'type': 'code', 'script': '/srv/route.py', 'func': 'route'},
+    [{'type': 'code', 'script': '/srv/route.py', 'func': 'route'}],
+])
+def test_spec_forwarders_come_after_the_subscription_server(forward_to):
+    hosts = inventory()
+    hosts['core']['uwsgi_router_instances'][0]['spec'] = {'router': {'forward_to': forward_to}}
+    router = plan(hosts)['hosts']['core']['routers'][0]
+    assert router['spec']['routers'][0]['forward_to'] == [
+        {'type': 'subscription_server', 'address': '10.0.0.9:2626'},
+        {'type': 'code', 'script': '/srv/route.py', 'func': 'route'}]
+    options = compile_options(router['spec'])
+    assert ['http-subscription-server', '10.0.0.9:2626'] in options
+    assert ['http-use-code-string', '0:/srv/route.py:route'] in options
