@@ -123,6 +123,27 @@ def _alt_names(der, start, end):
     return names
 
 
+def _colon_hex(digest):
+    return ':'.join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def pem_fingerprint(pem_text, path='expect_certificate'):
+    """SHA-256 fingerprint (colon-separated hex, as in ``certificate_info``) of the first
+    certificate of a PEM text. Raises ProbeError (named ``path``) when there is none."""
+    begin, end = '-----BEGIN CERTIFICATE-----', '-----END CERTIFICATE-----'
+    start = pem_text.find(begin)
+    stop = pem_text.find(end, start + 1)
+    if start < 0 or stop < 0:
+        raise ProbeError(path, 'no PEM certificate found')
+    try:
+        der = ssl.PEM_cert_to_DER_cert(pem_text[start:stop + len(end)] + '\n')
+    except ValueError as exc:
+        raise ProbeError(path, 'unreadable PEM certificate: %s' % exc)
+    if not der:
+        raise ProbeError(path, 'unreadable PEM certificate: no base64 data')
+    return _colon_hex(hashlib.sha256(der).hexdigest())
+
+
 def certificate_info(der, verified=False):
     """Facts about a DER certificate: CNs, subjectAltName, notAfter, SHA-256 fingerprint.
 
@@ -135,7 +156,7 @@ def certificate_info(der, verified=False):
         'issuer_cn': None,
         'subject_alt_name': [],
         'not_after': None,
-        'sha256_fingerprint': ':'.join(digest[i:i + 2] for i in range(0, len(digest), 2)),
+        'sha256_fingerprint': _colon_hex(digest),
         'verified': verified,
     }
     try:

@@ -507,6 +507,10 @@ def _router_plan(router, info, version, signed_keys, sni_keys, expect, answers):
         'public_keys': [{'key': k, 'file': key_file_name(k)} for k in signed_keys],
         'sni_keys': sni_keys, 'cert': cert, 'key': key, 'expect': expect,
         'answers': answers, 'path': router.path,
+        # The certificate a TLS client asking for each key by name must be shown (on the router's host).
+        'certificates': dict(
+            (k, '%s/%s' % (paths['certs'], sni_file(k, 'crt')) if k in sni_keys else cert)
+            for k in sorted(set(expect) | set(answers))) if cert else {},
     }
 
 

@@ -80,6 +80,16 @@ options:
       - When omitted, nothing is verified.
       - Only with O(tls=true).
     type: path
+  expect_certificate:
+    description:
+      - A PEM certificate file on the target. The certificate the router presented must be this
+        one (same SHA-256 of the DER certificate), else the task fails (unless
+        O(fail_on_error=false)); RV(certificate_matches) tells.
+      - Proves that a router presents the current certificate after a rotation, which a name check
+        cannot (a stale certificate carries the same name).
+      - Only with O(tls=true).
+    type: path
+    version_added: 0.1.0
   count:
     description:
       - How many requests to send, from 1 to 10000. They are sent one after the other.
@@ -223,6 +233,11 @@ peer_certificate:
       type: str
       returned: when the certificate could not be read
       sample: "cannot read the certificate: truncated DER element"
+certificate_matches:
+  description: Whether the presented certificate is the one in O(expect_certificate).
+  returned: when O(expect_certificate) is given and the requests were sent
+  type: bool
+  sample: true
 elapsed:
   description: Seconds taken by all requests.
   returned: when the requests were sent
@@ -250,15 +265,26 @@ def main():
             expect_status=dict(type='int', default=200),
             keepalive=dict(type='bool', default=False),
             fail_on_error=dict(type='bool', default=True),
+            expect_certificate=dict(type='path'),
         ),
         supports_check_mode=True,
     )
     params = module.params
     if not params['tls']:
-        for name in ('server_name', 'ca_path'):
+        for name in ('server_name', 'ca_path', 'expect_certificate'):
             if params[name] is not None:
                 module.warn('%s is ignored without tls=true' % name)
     target = '%s:%s' % (params['host'], params['port'])
+    expected = None
+    if params['tls'] and params['expect_certificate']:
+        where = 'expect_certificate %s' % params['expect_certificate']
+        try:
+            with open(params['expect_certificate']) as stream:
+                expected = probe.pem_fingerprint(stream.read(), where)
+        except (IOError, OSError, UnicodeDecodeError) as exc:
+            module.fail_json(msg='%s: %s' % (where, exc))
+        except probe.ProbeError as exc:
+            module.fail_json(msg=str(exc))
     try:
         result = probe.probe(
             params['host'], params['port'], host_header=params['host_header'], path=params['path'],
@@ -269,6 +295,12 @@ def main():
         module.fail_json(msg=str(exc))
     result['changed'] = False
     problem = probe.problems(result, params['expect_status'])
+    if expected is not None:
+        presented = (result.get('peer_certificate') or {}).get('sha256_fingerprint')
+        result['certificate_matches'] = presented == expected
+        if not result['certificate_matches'] and not problem:
+            problem = 'the router presented certificate %s, not the one in %s (%s)' % (
+                presented, params['expect_certificate'], expected)
     if problem and params['fail_on_error']:
         scheme = 'https' if params['tls'] else 'http'
         module.fail_json(msg='%s://%s (Host: %s): %s' % (scheme, target, params['host_header'] or target, problem),

@@ -465,3 +465,19 @@ def test_certificate_info_garbage(der):
     info = probe.certificate_info(der)
     assert info['error'].startswith('cannot read the certificate')
     assert len(info['sha256_fingerprint']) == 95
+
+
+def test_pem_fingerprint_equals_the_presented_one(pki):
+    fingerprint = pki['leaf'].fingerprint(hashes.SHA256()).hex()
+    with open(pki['leaf.pem']) as stream:
+        text = stream.read()
+    expected = ':'.join(fingerprint[i:i + 2] for i in range(0, 64, 2))
+    assert probe.pem_fingerprint(text) == expected
+    # Text around it (a bundle, comments) is ignored; the first certificate counts.
+    assert probe.pem_fingerprint('subject=CN=x\n' + text + open(pki['ca.pem']).read()) == expected
+
+
+@pytest.mark.parametrize('text', ['', 'garbage', '-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n'])
+def test_pem_fingerprint_refuses_what_is_no_certificate(text):
+    with pytest.raises(probe.ProbeError):
+        probe.pem_fingerprint(text)

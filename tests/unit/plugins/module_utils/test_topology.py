@@ -60,6 +60,9 @@ def test_plan_shape_and_specs():
     tls_options = compile_options(tls['spec'])
     assert ['touch-reload', '/var/lib/uwsgi-topology/certs/a.example.com.crt'] in tls_options
     assert tls['cert'] == '/var/lib/uwsgi-topology/certs/tls.crt'
+    assert tls['certificates'] == {'a.example.com': '/var/lib/uwsgi-topology/certs/a.example.com.crt',
+                                   'b.example.com': '/var/lib/uwsgi-topology/certs/b.example.com.crt'}
+    assert edge['certificates'] == {}
     assert r1['sni_keys'] == ['a.example.com', 'b.example.com']
     node = result['hosts']['n1']['nodes'][0]
     text = render_ini(compile_options(node['spec'], build={'plugin_build': True}))
@@ -253,3 +256,11 @@ def test_spec_forwarders_come_after_the_subscription_server(forward_to):
     options = compile_options(router['spec'])
     assert ['http-subscription-server', '10.0.0.9:2626'] in options
     assert ['http-use-code-string', '0:/srv/route.py:route'] in options
+
+
+def test_keys_without_sni_are_shown_the_routers_certificate():
+    hosts = inventory()
+    hosts['r1']['uwsgi_router_instances'][1]['sni'] = False
+    tls = plan(hosts)['hosts']['r1']['routers'][1]
+    assert tls['certificates'] == {'a.example.com': '/var/lib/uwsgi-topology/certs/tls.crt',
+                                   'b.example.com': '/var/lib/uwsgi-topology/certs/tls.crt'}

@@ -217,3 +217,31 @@ def test_bad_parameters(run_module, args, message):
     failed, result, _warnings = run_module(http_probe.main, full)
     assert failed
     assert result['msg'] == message
+
+
+def test_expect_certificate_matches(run_module, tls_router, pki):
+    failed, result, _warnings = run_module(http_probe.main, {
+        'port': tls_router, 'host_header': 'app.example.com', 'tls': True, 'ca_path': pki['ca.pem'],
+        'expect_certificate': pki['leaf.pem']})
+    assert not failed, result
+    assert result['certificate_matches'] is True
+
+
+def test_expect_certificate_other_one_fails(run_module, tls_router, pki):
+    # The CA's certificate stands for a stale one: the router presents another.
+    failed, result, _warnings = run_module(http_probe.main, {
+        'port': tls_router, 'host_header': 'app.example.com', 'tls': True, 'ca_path': pki['ca.pem'],
+        'expect_certificate': pki['ca.pem']})
+    assert failed
+    assert result['certificate_matches'] is False
+    assert 'not the one in %s' % pki['ca.pem'] in result['msg']
+    assert result['peer_certificate']['sha256_fingerprint'] in result['msg']
+
+
+def test_expect_certificate_unreadable(run_module, tls_router, pki, tmp_path):
+    bad = tmp_path / 'bad.pem'
+    bad.write_text('no certificate here')
+    failed, result, _warnings = run_module(http_probe.main, {
+        'port': tls_router, 'host_header': 'app.example.com', 'tls': True, 'expect_certificate': str(bad)})
+    assert failed
+    assert result['msg'] == 'expect_certificate %s: no PEM certificate found' % bad
