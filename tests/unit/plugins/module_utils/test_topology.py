@@ -238,8 +238,8 @@ def test_weights_are_free_with_another_algorithm():
     for router in hosts['r1']['uwsgi_router_instances']:
         router['algorithm'] = 'wlrc'
     result = plan(hosts)
-    assert [['subscription-algo', 'wlrc']] == [o for o in compile_options(result['hosts']['r1']['routers'][0]['spec'])
-                                                if o[0] == 'subscription-algo']
+    options = compile_options(result['hosts']['r1']['routers'][0]['spec'])
+    assert [o for o in options if o[0] == 'subscription-algo'] == [['subscription-algo', 'wlrc']]
 
 
 @pytest.mark.parametrize('forward_to', [
