@@ -77,7 +77,10 @@ unit: venv
 sanity: venv apt
 	@$(ROOT)/scripts/sanity.sh $(SANITY_ARGS)
 
+# The collection link first: the syntax checks resolve uwsgi.topology.* through it
+# (ansible.cfg's collections_path), also when lint runs alone on a fresh clone.
 lint: venv
+	@$(ROOT)/scripts/collection-link.sh >/dev/null
 	@cd $(ROOT) && $(VENV)/bin/ansible-lint --profile production $(LINT_ARGS)
 
 realbin: venv binaries
