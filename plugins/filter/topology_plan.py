@@ -14,6 +14,7 @@ import socket
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 from ansible_collections.uwsgi.topology.plugins.module_utils.errors import TopologyError
 from ansible_collections.uwsgi.topology.plugins.module_utils.topology import HOST_VARS, plan_topology
@@ -62,12 +63,15 @@ def topology_plan(hostvars, groups, router_group='uwsgi_routers', node_group='uw
         variables = hostvars[host]
         hosts[host] = dict((name, _plain(variables.get(name))) for name in HOST_VARS if variables.get(name) is not None)
     try:
-        return plan_topology(hosts, _plain(groups), router_group=router_group, node_group=node_group,
+        plan = plan_topology(hosts, _plain(groups), router_group=router_group, node_group=node_group,
                              version=str(version), secured=secured, default_prefix=prefix,
                              default_build=_plain(build), resolve=_resolve,
                              default_announce_interval=announce_interval)
     except TopologyError as exc:
         raise AnsibleFilterError('%s: %s' % (FILTER, exc))
+    for warning in plan['warnings']:
+        Display().warning('%s: %s' % (FILTER, warning))
+    return plan
 
 
 class FilterModule(object):

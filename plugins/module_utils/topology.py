@@ -101,7 +101,9 @@ class _Node(object):
 def plan_topology(hosts, groups, router_group='uwsgi_routers', node_group='uwsgi_nodes', version='2.0',
                   secured=True, default_prefix='/var/lib/uwsgi-topology', default_build=None, resolve=None,
                   default_announce_interval=None):
-    """Validate the inventory and return ``{'hosts': {host: plan}, 'keys': [...], 'sni_keys': [...]}``."""
+    """Validate the inventory and return ``{'hosts': {host: plan}, 'keys': [...], 'sni_keys': [...],
+    'routers': [...], 'nodes': [...], 'warnings': [...]}``; warnings name what the plan allows but
+    exposes (unsigned subscription ports beyond loopback, signatures that federation bypasses)."""
     if not isinstance(hosts, dict):
         raise TopologyError('hostvars', 'must be a mapping of host names to variables')
     groups = groups or {}
@@ -257,7 +259,40 @@ def plan_topology(hosts, groups, router_group='uwsgi_routers', node_group='uwsgi
         plan['private_keys'] = sorted(set(k for n in plan['nodes'] for k in n['private_keys']))
         plan['sni_keys'] = sorted(set(k for r in plan['routers'] for k in r['sni_keys']))
     return {'hosts': plans, 'keys': sorted(keys), 'sni_keys': sorted(sni_keys),
-            'routers': sorted(routers), 'nodes': [n.name for n in nodes]}
+            'routers': sorted(routers), 'nodes': [n.name for n in nodes],
+            'warnings': _exposure_warnings(routers)}
+
+
+def _exposure_warnings(routers):
+    """What the plan allows but an operator must know: where uWSGI 2.0 takes unsigned packets.
+
+    An unsecured router whose subscription server listens beyond loopback lets anyone who reaches
+    the port add nodes to any key or remove them. A secured edge that resubscribes forwards every
+    packet it receives to its cores unsigned, also the ones it refused (plugins/corerouter/cr_common.c
+    of the uwsgi-2.0 branch runs the resubscribe block whatever uwsgi_add_subscribe_node returned),
+    so its signature check protects its own pools only.
+    """
+    cores = {}
+    for router in routers.values():
+        for target in router.resubscribe or []:
+            cores.setdefault(target.name, []).append(router.name)
+    warnings = []
+    for name in sorted(routers):
+        router = routers[name]
+        where = 'host %s: %s' % (router.host, router.path)
+        if router.subscription is not None and not router.secured and not router.address.startswith('127.'):
+            text = ('%s (router %s) takes unsigned subscriptions on %s: whoever reaches that port can add a node '
+                    'to any key or unsubscribe one' % (where, name, router.subscription))
+            if name in cores:
+                text += (' (it cannot check signatures: uWSGI 2.0 resubscribes unsigned, and its edges %s forward '
+                         'every packet they receive)' % ', '.join(sorted(cores[name])))
+            warnings.append(text + '; keep the port on a network only your nodes and routers reach')
+        if router.secured and router.resubscribe:
+            warnings.append('%s.resubscribe_to (router %s): uWSGI 2.0 forwards every subscription packet this '
+                            'edge receives to %s unsigned, also the ones its signature check refused; signatures '
+                            'protect this edge\'s own pools only' % (where, name,
+                                                                     ', '.join(t.name for t in router.resubscribe)))
+    return warnings
 
 
 def _unique(items):

@@ -264,3 +264,42 @@ def test_keys_without_sni_are_shown_the_routers_certificate():
     tls = plan(hosts)['hosts']['r1']['routers'][1]
     assert tls['certificates'] == {'a.example.com': '/var/lib/uwsgi-topology/certs/tls.crt',
                                    'b.example.com': '/var/lib/uwsgi-topology/certs/tls.crt'}
+
+
+def test_warnings_name_unsigned_subscription_ports_beyond_loopback():
+    warnings = plan()['warnings']
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith('host core: uwsgi_router_instances[0] (router core) takes unsigned '
+                                  'subscriptions on 10.0.0.9:2626')
+    assert 'edges' not in warnings[0]
+
+
+def test_no_warning_for_loopback_or_secured_routers():
+    hosts = inventory()
+    hosts['core']['ansible_host'] = '127.0.0.9'
+    assert plan(hosts)['warnings'] == []
+    hosts = inventory()
+    del hosts['core']['uwsgi_router_instances'][0]['subscription_port']
+    assert plan(hosts)['warnings'] == []
+
+
+def test_warnings_for_federation_name_the_edges_and_the_bypassed_signatures():
+    hosts = inventory()
+    # A secured edge (the default) resubscribing to the unsecured core.
+    hosts['r1']['uwsgi_router_instances'][0].update(type='fast', resubscribe_to=['core'])
+    warnings = plan(hosts)['warnings']
+    assert len(warnings) == 2, warnings
+    core, edge = sorted(warnings)
+    assert 'router core' in core and 'its edges edge forward every packet' in core
+    assert edge.startswith('host r1: uwsgi_router_instances[0].resubscribe_to (router edge): ')
+    assert 'to core unsigned, also the ones its signature check refused' in edge
+    # An unsecured edge warns for its own port instead.
+    hosts['r1']['uwsgi_router_instances'][0]['secured'] = False
+    for node in hosts['n2']['uwsgi_node_instances'] + hosts['n1']['uwsgi_node_instances']:
+        for sub in node['subscriptions']:
+            if sub['router'] in ('edge', 'edges', 'r1'):
+                sub['router'] = 'edge'
+    warnings = sorted(plan(hosts)['warnings'])
+    assert len(warnings) == 2, warnings
+    assert warnings[1].startswith('host r1: uwsgi_router_instances[0] (router edge) takes unsigned subscriptions '
+                                  'on 10.0.0.1:2626')
