@@ -208,6 +208,17 @@ def test_check_mode_converge_changes_nothing(edge_addresses, node_addresses):
 
     rc, output, recap = lib.run_converge('--check', '--diff')
     assert rc == 0, output[-4000:]
+    # The planner warns about what signatures cannot protect here (the plan's warnings).
+    flat = ' '.join(output.split())
+    for warning in (
+            'host federation-core: uwsgi_router_instances[0] (router core) takes unsigned subscriptions on '
+            '172.28.4.10:2626',
+            'its edges edge-a, edge-b forward every packet they receive',
+            'host federation-edge-a: uwsgi_router_instances[0].resubscribe_to (router edge-a): uWSGI 2.0 forwards '
+            'every subscription packet this edge receives to core unsigned',
+            'host federation-edge-b: uwsgi_router_instances[0].resubscribe_to (router edge-b): uWSGI 2.0 forwards '
+            'every subscription packet this edge receives to core unsigned'):
+        assert warning in flat, (warning, output[:6000])
     for name in hosts:
         assert name in recap, (name, recap, output[-2000:])
         assert recap[name]['changed'] == 0, (name, recap[name], output[-6000:])
