@@ -99,19 +99,6 @@ def test_unknown_key_gets_no_answer_from_a_node(router_instance):
 
 
 def test_check_mode_converge_changes_nothing(router, stats, node_addresses):
-    hosts = dict((name, lib.host(name)) for name in [ROUTER] + sorted(NODES))
-    paths = ['/var/lib/uwsgi-topology', '/etc/systemd/system/uwsgi-topology-emperor.service']
-    before = dict((name, lib.snapshot(h, paths, units=['uwsgi-topology-emperor'])) for name, h in hosts.items())
-
-    rc, output, recap = lib.run_converge('--check', '--diff')
-    assert rc == 0, output[-4000:]
-    for name in hosts:
-        assert name in recap, (name, recap, output[-2000:])
-        assert recap[name]['changed'] == 0, (name, recap[name], output[-6000:])
-        assert recap[name]['failed'] == 0 and recap[name]['unreachable'] == 0, (name, recap[name])
-
-    after = dict((name, lib.snapshot(h, paths, units=['uwsgi-topology-emperor'])) for name, h in hosts.items())
-    for name in hosts:
-        assert after[name] == before[name], name
+    lib.check_converge_changes_nothing([ROUTER] + sorted(NODES))
     # And the router still has both nodes.
     lib.router_pools(router, stats, wait_for={KEY: sorted(node_addresses)}, wait_timeout=30)

@@ -333,6 +333,14 @@ def test_requests_split_in_the_weight_ratio(scenario, key):
     _check_split(scenario, key, 20)
 
 
+def test_check_mode_converge_changes_nothing(scenario):
+    """A --check --diff converge changes nothing; the pools keep every node with its weight."""
+    lib.check_converge_changes_nothing([ROUTER] + sorted(NODES))
+    pools = scenario.read_pools(wait=True)
+    for key, weights in scenario.pools.items():
+        assert dict((n['name'], n['weight']) for n in pools[key]['nodes']) == weights, (key, pools[key])
+
+
 def test_sigkill_node_under_load(scenario, crash):
     """Kill failover-node3 (weight 4, in both pools) while K loops send requests."""
     victim = 'failover-node3'

@@ -203,11 +203,7 @@ def test_resubscribe_cycle_fails_before_any_host_is_changed(tmp_path, edge_addre
 
 
 def test_check_mode_converge_changes_nothing(edge_addresses, node_addresses):
-    hosts = dict((name, lib.host(name)) for name in TOPOLOGY_HOSTS)
-    before = dict((name, lib.snapshot(h, SNAPSHOT_PATHS, units=SNAPSHOT_UNITS)) for name, h in hosts.items())
-
-    rc, output, recap = lib.run_converge('--check', '--diff')
-    assert rc == 0, output[-4000:]
+    output = lib.check_converge_changes_nothing(TOPOLOGY_HOSTS, SNAPSHOT_PATHS, SNAPSHOT_UNITS)
     # The planner warns about what signatures cannot protect here (the plan's warnings).
     flat = ' '.join(output.split())
     for warning in (
@@ -219,13 +215,5 @@ def test_check_mode_converge_changes_nothing(edge_addresses, node_addresses):
             'host federation-edge-b: uwsgi_router_instances[0].resubscribe_to (router edge-b): uWSGI 2.0 forwards '
             'every subscription packet this edge receives to core unsigned'):
         assert warning in flat, (warning, output[:6000])
-    for name in hosts:
-        assert name in recap, (name, recap, output[-2000:])
-        assert recap[name]['changed'] == 0, (name, recap[name], output[-6000:])
-        assert recap[name]['failed'] == 0 and recap[name]['unreachable'] == 0, (name, recap[name])
-
-    after = dict((name, lib.snapshot(h, SNAPSHOT_PATHS, units=SNAPSHOT_UNITS)) for name, h in hosts.items())
-    for name in hosts:
-        assert after[name] == before[name], name
     # And the federation is still whole.
     _wait_for_federation(edge_addresses, node_addresses)

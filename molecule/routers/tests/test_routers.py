@@ -380,18 +380,5 @@ def test_tuntap_devices_carry_their_addresses():
 # ------------------------------------------------------------------ check mode
 
 def test_check_mode_converge_changes_nothing(router, instances, node_addresses):
-    hosts = dict((name, lib.host(name)) for name in [ROUTER, NODE1, NODE2])
-    paths = ['/var/lib/uwsgi-topology', '/etc/systemd/system/uwsgi-topology-emperor.service']
-    before = dict((name, lib.snapshot(h, paths, units=['uwsgi-topology-emperor'])) for name, h in hosts.items())
-
-    rc, output, recap = lib.run_converge('--check', '--diff')
-    assert rc == 0, output[-4000:]
-    for name in hosts:
-        assert name in recap, (name, recap, output[-2000:])
-        assert recap[name]['changed'] == 0, (name, recap[name], output[-6000:])
-        assert recap[name]['failed'] == 0 and recap[name]['unreachable'] == 0, (name, recap[name])
-
-    after = dict((name, lib.snapshot(h, paths, units=['uwsgi-topology-emperor'])) for name, h in hosts.items())
-    for name in hosts:
-        assert after[name] == before[name], name
+    lib.check_converge_changes_nothing([ROUTER, NODE1, NODE2])
     check_pool(router, instances['fast'], 'fast.test', node_addresses)

@@ -305,6 +305,14 @@ def stop_load(client):
     return answers
 
 
+def test_check_mode_converge_changes_nothing(router):
+    """A --check --diff converge of the signed topology changes nothing (keys, public keys,
+    vassals, the Emperor), and the pools still hold exactly the signing nodes."""
+    lib.check_converge_changes_nothing([ROUTER] + sorted(NODES))
+    assert_no_rogue(router)
+    assert_client_sees_only_nodes(count=10)
+
+
 def test_key_rotation_loses_no_request(router, rogues):
     """app.test's key pair is rotated the way a user does it (its pair removed from the
     controller's key store, converge again) while a bounded load runs from the client."""

@@ -120,6 +120,28 @@ def run_converge(*extra_args):
     return proc.returncode, proc.stdout, recap
 
 
+TOPOLOGY_PATHS = ('/var/lib/uwsgi-topology', '/etc/systemd/system/uwsgi-topology-emperor.service')
+TOPOLOGY_UNITS = ('uwsgi-topology-emperor',)
+
+
+def check_converge_changes_nothing(names, paths=TOPOLOGY_PATHS, units=TOPOLOGY_UNITS):
+    """Run the scenario's converge with --check --diff and assert that it reports no change on
+    any of the hosts ``names`` and that none of their files (under ``paths``) or supervised
+    processes (``units``) changed. Returns the converge's output."""
+    hosts = dict((name, host(name)) for name in names)
+    before = dict((name, snapshot(h, paths, units=units)) for name, h in hosts.items())
+    rc, output, recap = run_converge('--check', '--diff')
+    assert rc == 0, output[-4000:]
+    for name in hosts:
+        assert name in recap, (name, recap, output[-2000:])
+        assert recap[name]['changed'] == 0, (name, recap[name], output[-6000:])
+        assert recap[name]['failed'] == 0 and recap[name]['unreachable'] == 0, (name, recap[name])
+    after = dict((name, snapshot(h, paths, units=units)) for name, h in hosts.items())
+    for name in hosts:
+        assert after[name] == before[name], name
+    return output
+
+
 def snapshot(target, paths, units=()):
     """What a converge could change on a host: every file under ``paths`` (path, mode, owner,
     size, modification time, sha256) and the main PID and start time of ``units``."""

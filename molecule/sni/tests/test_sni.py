@@ -291,36 +291,29 @@ def test_plain_key_name_does_not_verify(client, client_ca, router_instance, rout
 
 
 def test_check_mode_converge_changes_nothing(router, stats, expected_pools):
-    hosts = dict((name, lib.host(name)) for name in (ROUTER,) + NODES)
-    paths = ['/var/lib/uwsgi-topology', '/etc/systemd/system/uwsgi-topology-emperor.service']
-    before = dict((name, lib.snapshot(h, paths, units=['uwsgi-topology-emperor'])) for name, h in hosts.items())
-
-    rc, output, recap = lib.run_converge('--check', '--diff')
-    assert rc == 0, output[-4000:]
-    for name in hosts:
-        assert name in recap, (name, recap, output[-2000:])
-        assert recap[name]['changed'] == 0, (name, recap[name], output[-6000:])
-        assert recap[name]['failed'] == 0 and recap[name]['unreachable'] == 0, (name, recap[name])
-
-    after = dict((name, lib.snapshot(h, paths, units=['uwsgi-topology-emperor'])) for name, h in hosts.items())
-    for name in hosts:
-        assert after[name] == before[name], name
+    lib.check_converge_changes_nothing((ROUTER,) + NODES)
     lib.router_pools(router, stats, wait_for=expected_pools[0], wait_timeout=30)
 
 
 def test_rotated_certificate_is_presented_after_a_converge(client, client_ca, keystore, router, stats, expected_pools,
                                                            router_instance, router_address):
-    """Delete app.test's certificate from the key store and converge: the keys role signs a new
-    one and places it on the router's host, the router reloads (touch-reload), the client gets
-    the new certificate for app.test and the unchanged ones for api.test and other names."""
+    """Delete app.test's certificate and private key from the key store and converge: the keys
+    role makes a new pair and places it on the router's host (the key first), the router reloads
+    (touch-reload on the certificate), the client gets the new certificate for app.test and the
+    unchanged ones for api.test and other names, and the router never met the new certificate
+    beside the old key (uWSGI logs "unable to assign key" and serves the default certificate for
+    that name until the next announce)."""
     rotated, kept = 'app.test', 'api.test'
     port, name = router_instance['port'], router_instance['name']
     old = presented(client, router_address, port, rotated, client_ca, verify_name=rotated)[0]
     unchanged = presented(client, router_address, port, kept, client_ca, verify_name=kept)[0]
     default = presented(client, router_address, port, None, client_ca, verify_name=name)[0]
     assert old == store_fingerprint(keystore, 'sni', rotated + '.crt')
+    old_key = hashlib.sha256(router.file('%s/%s.key' % (CERTS, rotated)).content).hexdigest()
 
+    since = int(time.time()) - 1
     os.unlink(os.path.join(keystore, 'sni', rotated + '.crt'))
+    os.unlink(os.path.join(keystore, 'sni', rotated + '.key'))
     rc, output, recap = lib.run_converge()
     assert rc == 0, output[-6000:]
     assert recap[ROUTER]['changed'] > 0, recap
@@ -339,6 +332,11 @@ def test_rotated_certificate_is_presented_after_a_converge(client, client_ca, ke
         time.sleep(2)
     assert seen[0] == new, 'the router still presents %s for %s, not the rotated %s' % (seen[0], rotated, new)
     assert seen[1:] == ('CN=%s' % rotated, 0), seen
+    assert hashlib.sha256(router.file('%s/%s.key' % (CERTS, rotated)).content).hexdigest() != old_key
+    journal = router.run('journalctl -u uwsgi-topology-emperor --no-pager -o cat --since @%d' % since)
+    assert journal.rc == 0, journal.stderr
+    assert 'unable to assign key' not in journal.stdout, journal.stdout[-4000:]
+    assert 'unable to initialize context' not in journal.stdout, journal.stdout[-4000:]
     assert presented(client, router_address, port, kept, client_ca, verify_name=kept) == (unchanged, 'CN=' + kept, 0)
     assert presented(client, router_address, port, None, client_ca, verify_name=name) == (default, 'CN=' + name, 0)
 
