@@ -274,7 +274,7 @@ def _exposure_warnings(routers):
     """
     cores = {}
     for router in routers.values():
-        for target in router.resubscribe or []:
+        for target in router.resubscribe:
             cores.setdefault(target.name, []).append(router.name)
     warnings = []
     for name in sorted(routers):
@@ -488,10 +488,14 @@ def _router_plan(router, info, version, signed_keys, sni_keys, expect, answers):
     if basic:
         spec_router['basic_params'] = basic
     cert = key = None
+    cert_generated = False
     if router.type in ('https', 'ssl'):
-        cert = item.get('cert') or '%s/%s.crt' % (paths['certs'], router.name)
+        generated = '%s/%s.crt' % (paths['certs'], router.name)
+        cert = item.get('cert') or generated
         key = item.get('key') or '%s/%s.key' % (paths['certs'], router.name)
         spec_router['cert'], spec_router['key'] = cert, key
+        # The keys role makes this one (named after the router, signed by the topology CA).
+        cert_generated = cert == generated
     if router.type == 'ssl' and router.sni:
         # Without sslrouter-sni the ssl router's key is the address of the socket that took the
         # connection (sslrouter.c), so keys subscribed by name, with their SNI certificates,
@@ -540,7 +544,7 @@ def _router_plan(router, info, version, signed_keys, sni_keys, expect, answers):
         'subscription': router.subscription, 'stats': router.stats, 'secured': router.secured,
         'pubkey_dir': pubkeys if router.secured else None,
         'public_keys': [{'key': k, 'file': key_file_name(k)} for k in signed_keys],
-        'sni_keys': sni_keys, 'cert': cert, 'key': key, 'expect': expect,
+        'sni_keys': sni_keys, 'cert': cert, 'key': key, 'cert_generated': cert_generated, 'expect': expect,
         'answers': answers, 'path': router.path,
         # The certificate a TLS client asking for each key by name must be shown (on the router's host).
         'certificates': dict(

@@ -22,6 +22,7 @@ import ssl
 import subprocess
 import time
 
+import pytest
 import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -271,6 +272,22 @@ def vassal_pids(prefix, vassal):
         except OSError:
             continue
     return sorted(found)
+
+
+def require_free_ports(inventory):
+    """Fail the test at once when a port of ``inventory`` is taken on 127.0.0.1."""
+    busy = busy_ports(ports_of(inventory))
+    if busy:
+        pytest.fail('ports %s on 127.0.0.1 are in use; the test needs them free' % busy)
+
+
+def tear_down(prefix, inventory_path, env):
+    """Whatever a test left: the teardown play while the prefix exists, then kill_leftovers."""
+    if prefix.exists():
+        run = playbook('teardown.yml', inventory_path, env)
+        if run.returncode != 0:
+            print(run.tail())
+    kill_leftovers(prefix)
 
 
 def kill_leftovers(prefix):

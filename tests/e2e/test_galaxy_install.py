@@ -54,9 +54,7 @@ def test_tarball_holds_the_roles_and_playbooks_but_no_dev_files(installed):
 def test_site_playbook_by_fqcn_from_the_installed_copy(installed):
     base = installed['base']
     inventory = e2e.shift_ports(e2e.load_local_inventory(), PORT_OFFSET)
-    busy = e2e.busy_ports(e2e.ports_of(inventory))
-    if busy:
-        pytest.fail('ports %s on 127.0.0.1 are in use; the test needs them free' % busy)
+    e2e.require_free_ports(inventory)
     path = e2e.write_inventory(inventory, base / 'inventory.yml')
     prefix = base / 'prefix'
     # Only the installed copy is on the collections path (community.crypto comes from the

@@ -37,16 +37,10 @@ def topo(tmp_path_factory):
     }
     state['inventory_path'] = e2e.write_inventory(state['inventory'], base / 'inventory.yml')
     state['env'] = e2e.clean_env(prefix=state['prefix'])
-    busy = e2e.busy_ports(e2e.ports_of(state['inventory']))
-    if busy:
-        pytest.fail('ports %s on 127.0.0.1 are in use; the test needs them free' % busy)
+    e2e.require_free_ports(state['inventory'])
     yield state
     # Whatever happened: stop every process of the prefix and remove it.
-    if state['prefix'].exists():
-        run = e2e.playbook('teardown.yml', state['inventory_path'], state['env'])
-        if run.returncode != 0:
-            print(run.tail())
-    e2e.kill_leftovers(state['prefix'])
+    e2e.tear_down(state['prefix'], state['inventory_path'], state['env'])
     try:
         os.makedirs(os.path.dirname(TIMINGS), exist_ok=True)
         with open(TIMINGS, 'w') as handle:

@@ -63,16 +63,10 @@ def deployed(tmp_path_factory):
     state = {'prefix': base / 'prefix', 'router': router, 'der': der,
              'inventory_path': e2e.write_inventory(inventory, base / 'inventory.yml')}
     state['env'] = e2e.clean_env(prefix=state['prefix'])
-    busy = e2e.busy_ports(e2e.ports_of(inventory))
-    if busy:
-        pytest.fail('ports %s on 127.0.0.1 are in use; the test needs them free' % busy)
+    e2e.require_free_ports(inventory)
     state['run'] = e2e.playbook('site.yml', state['inventory_path'], state['env'])
     yield state
-    if state['prefix'].exists():
-        run = e2e.playbook('teardown.yml', state['inventory_path'], state['env'])
-        if run.returncode != 0:
-            print(run.tail())
-    e2e.kill_leftovers(state['prefix'])
+    e2e.tear_down(state['prefix'], state['inventory_path'], state['env'])
 
 
 def test_site_deploys_and_verifies_with_the_operators_certificate(deployed):

@@ -28,7 +28,7 @@ ROUTER = 'failover-router'
 NODES = {'failover-node1': 'app1', 'failover-node2': 'app2', 'failover-node3': 'app3'}
 CLIENT = 'failover-client'
 APP, API = 'app.test', 'api.test'
-EMPEROR = 'uwsgi-topology-emperor'
+EMPEROR = lib.EMPEROR_UNIT
 
 # The crash under load: K loops, each at most LOAD_COUNT requests and LOAD_SECONDS seconds.
 LOAD_LOOPS = [APP, APP, APP, API]
@@ -126,9 +126,7 @@ def _wait_systemd(name, timeout=90):
 
 def _router_log(scenario, since):
     """What the router's vassal logged (the Emperor's journal on the router host) since epoch ``since``."""
-    out = scenario.router.run('journalctl --no-pager -o cat -u %s --since @%d' % (EMPEROR, int(since)))
-    assert out.rc == 0, out.stderr
-    return out.stdout.splitlines()
+    return lib.emperor_journal(scenario.router, since).splitlines()
 
 
 def _run_load(url, kill):

@@ -23,8 +23,8 @@ CLIENT = 'federation-client'
 KEY = 'app.test'
 TOPOLOGY_HOSTS = [CORE] + sorted(EDGES) + sorted(NODES)
 # What a converge could change on a host: the prefix (vassals, keys, emperor.ini) and the unit.
-SNAPSHOT_PATHS = ['/var/lib/uwsgi-topology', '/etc/systemd/system/uwsgi-topology-emperor.service']
-SNAPSHOT_UNITS = ['uwsgi-topology-emperor']
+SNAPSHOT_PATHS = lib.TOPOLOGY_PATHS
+SNAPSHOT_UNITS = lib.TOPOLOGY_UNITS
 
 # Every test picks its hosts itself (testinfra would otherwise run each test once per host).
 testinfra_hosts = [CORE]
@@ -203,7 +203,7 @@ def test_resubscribe_cycle_fails_before_any_host_is_changed(tmp_path, edge_addre
 
 
 def test_check_mode_converge_changes_nothing(edge_addresses, node_addresses):
-    output = lib.check_converge_changes_nothing(TOPOLOGY_HOSTS, SNAPSHOT_PATHS, SNAPSHOT_UNITS)
+    output = lib.check_converge_changes_nothing(TOPOLOGY_HOSTS)
     # The planner warns about what signatures cannot protect here (the plan's warnings).
     flat = ' '.join(output.split())
     for warning in (

@@ -28,7 +28,7 @@ ROGUES = {'unsigned': 'secured-rogue-unsigned', 'foreign': 'secured-rogue-foreig
 KEY = 'app.test'
 FOREIGN_KEY = 'other.test'
 ROGUE_PORT = 3031
-EMPEROR_UNIT = 'uwsgi-topology-emperor'
+EMPEROR_UNIT = lib.EMPEROR_UNIT
 ROGUE_SCRIPT = '/root/rogue.py'
 ROGUE_LOG = '/root/connections.log'
 LOAD_OUT = '/root/load.out'
@@ -96,18 +96,11 @@ def key_store():
     return lib.host_vars(ROUTER)['keys_store_dir']
 
 
-def router_log_since(router, since):
-    """The router host's Emperor journal (the vassals log there) since epoch ``since``."""
-    result = router.run('journalctl -u %s --no-pager -o cat --since @%d' % (EMPEROR_UNIT, since))
-    assert result.rc == 0, result.stderr
-    return result.stdout
-
-
 def wait_for_log(router, since, text, timeout=15):
     """Wait until ``text`` is in the router's journal since ``since``; returns the journal."""
     deadline = time.time() + timeout
     while True:
-        log = router_log_since(router, since)
+        log = lib.emperor_journal(router, since)
         if text in log or time.time() > deadline:
             return log
         time.sleep(1)
@@ -263,7 +256,7 @@ def test_replayed_packets_and_what_uwsgi_protects(router, rogues):
     # the signed packet is node1's, never the rogue's).
     captured = rogue_send(rogues['replay'], KEY, node1, sign='/root/app.pem', unix=int(time.time()) - 5, count=3)
     time.sleep(2)
-    log = router_log_since(router, since)
+    log = lib.emperor_journal(router, since)
     assert SNIFFED % (KEY, node1, captured) not in log, log[-3000:]
     print('router log since the replays:\n%s' % log)
 
@@ -353,7 +346,7 @@ def test_key_rotation_loses_no_request(router, rogues):
         time.sleep(1)
     time.sleep(5)
     answers = stop_load(client)
-    log = router_log_since(router, since)
+    log = lib.emperor_journal(router, since)
     print('router log during the rotation:\n%s' % log)
     failed = [a for a in answers if a[1] != 200 or a[2] not in NODES.values()]
     during = [a for a in answers if since <= a[0] <= converged]

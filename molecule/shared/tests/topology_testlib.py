@@ -120,8 +120,16 @@ def run_converge(*extra_args):
     return proc.returncode, proc.stdout, recap
 
 
-TOPOLOGY_PATHS = ('/var/lib/uwsgi-topology', '/etc/systemd/system/uwsgi-topology-emperor.service')
-TOPOLOGY_UNITS = ('uwsgi-topology-emperor',)
+EMPEROR_UNIT = 'uwsgi-topology-emperor'
+TOPOLOGY_PATHS = ('/var/lib/uwsgi-topology', '/etc/systemd/system/%s.service' % EMPEROR_UNIT)
+TOPOLOGY_UNITS = (EMPEROR_UNIT,)
+
+
+def emperor_journal(target, since):
+    """What the Emperor and its vassals logged on ``target`` (the unit's journal) since epoch ``since``."""
+    result = target.run('journalctl -u %s --no-pager -o cat --since @%d' % (EMPEROR_UNIT, int(since)))
+    assert result.rc == 0, result.stderr
+    return result.stdout
 
 
 def check_converge_changes_nothing(names, paths=TOPOLOGY_PATHS, units=TOPOLOGY_UNITS):

@@ -60,6 +60,7 @@ def test_plan_shape_and_specs():
     tls_options = compile_options(tls['spec'])
     assert ['touch-reload', '/var/lib/uwsgi-topology/certs/a.example.com.crt'] in tls_options
     assert tls['cert'] == '/var/lib/uwsgi-topology/certs/tls.crt'
+    assert tls['cert_generated'] is True and edge['cert_generated'] is False
     assert tls['certificates'] == {'a.example.com': '/var/lib/uwsgi-topology/certs/a.example.com.crt',
                                    'b.example.com': '/var/lib/uwsgi-topology/certs/b.example.com.crt'}
     assert edge['certificates'] == {}
@@ -264,6 +265,13 @@ def test_keys_without_sni_are_shown_the_routers_certificate():
     tls = plan(hosts)['hosts']['r1']['routers'][1]
     assert tls['certificates'] == {'a.example.com': '/var/lib/uwsgi-topology/certs/tls.crt',
                                    'b.example.com': '/var/lib/uwsgi-topology/certs/tls.crt'}
+
+
+def test_an_operators_certificate_is_not_generated():
+    hosts = inventory()
+    hosts['r1']['uwsgi_router_instances'][1].update(cert='/etc/ssl/own.crt', key='/etc/ssl/own.key')
+    tls = plan(hosts)['hosts']['r1']['routers'][1]
+    assert (tls['cert'], tls['key'], tls['cert_generated']) == ('/etc/ssl/own.crt', '/etc/ssl/own.key', False)
 
 
 def test_warnings_name_unsigned_subscription_ports_beyond_loopback():
