@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import socket
 from collections.abc import Mapping
 
@@ -17,9 +18,15 @@ from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
 from ansible_collections.uwsgi.topology.plugins.module_utils.errors import TopologyError
+from ansible_collections.uwsgi.topology.plugins.module_utils.manifest import CA_COMMON_NAME, CA_FILE, add_manifests
 from ansible_collections.uwsgi.topology.plugins.module_utils.topology import HOST_VARS, plan_topology
 
 FILTER = 'uwsgi.topology.topology_plan'
+
+# The demo application the node role ships; nodes without a wsgi_file of their own run it.
+DEMO_APP_SRC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'roles', 'node',
+                                             'files', 'demo_app.py'))
+DEFAULT_STORE = '~/.ansible/uwsgi-topology/keystore'
 
 
 def _resolve(name):
@@ -47,7 +54,8 @@ def _plain(value):
 
 
 def topology_plan(hostvars, groups, router_group='uwsgi_routers', node_group='uwsgi_nodes', version='2.0',
-                  secured=True, prefix='/var/lib/uwsgi-topology', build=None, announce_interval=None):
+                  secured=True, prefix='/var/lib/uwsgi-topology', build=None, announce_interval=None,
+                  store=DEFAULT_STORE, ca_file=CA_FILE, ca_common_name=CA_COMMON_NAME):
     """Validate the topology described by the inventory and plan every host's files."""
     if not isinstance(hostvars, Mapping):
         raise AnsibleFilterError('%s: the input must be hostvars (a mapping of hosts), got %s'
@@ -67,6 +75,14 @@ def topology_plan(hostvars, groups, router_group='uwsgi_routers', node_group='uw
                              version=str(version), secured=secured, default_prefix=prefix,
                              default_build=_plain(build), resolve=_resolve,
                              default_announce_interval=announce_interval)
+        for name, value in (('store', store), ('ca_file', ca_file), ('ca_common_name', ca_common_name)):
+            if not isinstance(value, str) or not value.strip():
+                raise TopologyError('filter option %s' % name, 'must be a non-empty string, got %r' % (value,))
+        if '/' in ca_file:
+            raise TopologyError('filter option ca_file', 'must be a file name (it goes into each router host\'s certs '
+                                'directory), got %r' % ca_file)
+        add_manifests(plan, store=str(store), ca_file=str(ca_file), ca_common_name=str(ca_common_name),
+                      demo_app_src=DEMO_APP_SRC)
     except TopologyError as exc:
         raise AnsibleFilterError('%s: %s' % (FILTER, exc))
     for warning in plan['warnings']:

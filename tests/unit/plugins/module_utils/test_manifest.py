@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright: uwsgi.topology contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the manifest: what the key store holds and what each host gets, decided once."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+import pytest
+
+from ansible_collections.uwsgi.topology.plugins.module_utils.manifest import add_manifests
+from ansible_collections.uwsgi.topology.plugins.module_utils.topology import plan_topology
+
+PREFIX = '/srv/t'
+STORE = '/ctl/store'
+APP = '/coll/roles/node/files/demo_app.py'
+
+
+def local_default():
+    """The bundled one-machine default (inventory/local.yml)."""
+    subs = lambda key: [{'router': 'edge-http', 'key': key}, {'router': 'edge-https', 'key': key}]  # noqa: E731
+    return {'uwsgi-local': {
+        'ansible_host': '127.0.0.1', 'uwsgi_topology_prefix': PREFIX,
+        'uwsgi_router_instances': [
+            {'name': 'edge-http', 'type': 'http', 'port': 18080, 'subscription_port': 12626, 'stats_port': 19191,
+             'tolerance': 10},
+            {'name': 'edge-https', 'type': 'https', 'port': 18443, 'subscription_port': 12627,
+             'stats_port': 19192, 'keys': ['app.test', 'api.test'], 'tolerance': 10}],
+        'uwsgi_node_instances': [
+            {'name': 'app1', 'port': 13031, 'subscriptions': subs('app.test')},
+            {'name': 'app2', 'port': 13032, 'subscriptions': subs('app.test')},
+            {'name': 'api1', 'port': 13033, 'subscriptions': subs('api.test')}]}}
+
+
+GROUPS = {'uwsgi_routers': ['uwsgi-local'], 'uwsgi_nodes': ['uwsgi-local']}
+
+
+def plan_of(hosts, groups=None, **kwargs):
+    plan = plan_topology(hosts, groups or GROUPS)
+    return add_manifests(plan, STORE, demo_app_src=APP, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def default_plan():
+    return plan_of(local_default())
+
+
+def test_keystore_of_the_local_default(default_plan):
+    store = default_plan['keystore']
+    assert store['root'] == STORE
+    assert [k['key'] for k in store['signing_keys']] == ['api.test', 'app.test']
+    assert store['signing_keys'][1] == {'key': 'app.test', 'private': STORE + '/signing/app.test.pem',
+                                        'public': STORE + '/signing/public/app.test.pem'}
+    assert store['ca'] == {'key': STORE + '/ca/ca.key', 'cert': STORE + '/ca/ca.crt',
+                           'common_name': 'uwsgi.topology CA'}
+    assert [(c['name'], c['key'], c['cert'], c['dns']) for c in store['certificates']] == [
+        ('api.test', STORE + '/sni/api.test.key', STORE + '/sni/api.test.crt', ['api.test']),
+        ('app.test', STORE + '/sni/app.test.key', STORE + '/sni/app.test.crt', ['app.test']),
+        ('edge-https', STORE + '/routers/edge-https.key', STORE + '/routers/edge-https.crt', ['edge-https'])]
+
+
+def test_files_are_ordered_keys_first_and_secrets_are_0600(default_plan):
+    files = default_plan['hosts']['uwsgi-local']['manifest']['files']
+    kinds = [f['kind'] for f in files]
+    assert kinds == ['signing_key', 'signing_key', 'sni_key', 'sni_key', 'router_key'] + ['public_key'] * 4 + [
+        'sni_cert', 'sni_cert', 'router_cert', 'ca_cert', 'app']
+    for entry in files:
+        assert entry['mode'] == ('0600' if entry['secret'] else '0644')
+        assert entry['private'] == entry['secret']
+        assert entry['secret'] == entry['kind'].endswith('_key') and entry['kind'] != 'public_key' \
+            or entry['kind'] == 'public_key' and not entry['secret']
+    by_dest = dict((f['dest'], f['src']) for f in files)
+    assert by_dest[PREFIX + '/keys/app.test.pem'] == STORE + '/signing/app.test.pem'
+    assert by_dest[PREFIX + '/pubkeys/edge-http/app.test.pem'] == STORE + '/signing/public/app.test.pem'
+    assert by_dest[PREFIX + '/certs/app.test.crt'] == STORE + '/sni/app.test.crt'
+    assert by_dest[PREFIX + '/certs/edge-https.key'] == STORE + '/routers/edge-https.key'
+    assert by_dest[PREFIX + '/certs/topology-ca.pem'] == STORE + '/ca/ca.crt'
+    assert by_dest[PREFIX + '/apps/demo_app.py'] == APP
+
+
+def test_directories_prune_vassals_and_needs(default_plan):
+    manifest = default_plan['hosts']['uwsgi-local']['manifest']
+    assert [(d['path'], d['mode'], d['private']) for d in manifest['directories']] == [
+        (PREFIX + '/keys', '0700', True), (PREFIX + '/pubkeys', '0755', False),
+        (PREFIX + '/pubkeys/edge-http', '0755', False), (PREFIX + '/pubkeys/edge-https', '0755', False),
+        (PREFIX + '/certs', '0755', False), (PREFIX + '/apps', '0755', False)]
+    assert manifest['prune'] == [PREFIX + '/keys', PREFIX + '/pubkeys', PREFIX + '/pubkeys/edge-http',
+                                 PREFIX + '/pubkeys/edge-https', PREFIX + '/certs', PREFIX + '/apps']
+    assert [(v['file'], v['role'], v['socket']) for v in manifest['vassals']] == [
+        ('edge-http.router.topology.ini', 'router', None), ('edge-https.router.topology.ini', 'router', None),
+        ('app1.node.topology.ini', 'node', '127.0.0.1:13031'), ('app2.node.topology.ini', 'node', '127.0.0.1:13032'),
+        ('api1.node.topology.ini', 'node', '127.0.0.1:13033')]
+    assert manifest['needs'] == {'ssl': True, 'python': True}
+    assert manifest['app_reloads'] == ['app1.node.topology.ini', 'app2.node.topology.ini', 'api1.node.topology.ini']
+    reloads = dict((r['vassal'], r['on']) for r in manifest['reloads'])
+    assert PREFIX + '/certs/app.test.crt' in reloads['edge-https.router.topology.ini']
+    assert 'edge-http.router.topology.ini' not in reloads
+    assert manifest['required_files'] == []
+
+
+def test_handover_lists_each_signing_key_with_its_subscriptions(default_plan):
+    handover = default_plan['hosts']['uwsgi-local']['manifest']['handover']
+    assert [(h['key'], h['current'], h['next'], h['src']) for h in handover] == [
+        ('api.test', PREFIX + '/keys/api.test.pem', PREFIX + '/keys/api.test.pem.next', STORE + '/signing/api.test.pem'),
+        ('app.test', PREFIX + '/keys/app.test.pem', PREFIX + '/keys/app.test.pem.next', STORE + '/signing/app.test.pem')]
+    app = handover[1]['subscriptions']
+    assert sorted((s['server'], s['address']) for s in app) == [
+        ('127.0.0.1:12626', '127.0.0.1:13031'), ('127.0.0.1:12626', '127.0.0.1:13032'),
+        ('127.0.0.1:12627', '127.0.0.1:13031'), ('127.0.0.1:12627', '127.0.0.1:13032')]
+    assert all(s['key'] == 'app.test' and s['signing'][1] == PREFIX + '/keys/app.test.pem' for s in app)
+
+
+def test_verify_entries(default_plan):
+    verify = dict((v['router'], v) for v in default_plan['hosts']['uwsgi-local']['manifest']['verify'])
+    http, https = verify['edge-http'], verify['edge-https']
+    assert http['connect'] == {'host': '127.0.0.1', 'port': 18080} and http['stats'] == '127.0.0.1:19191'
+    assert http['pools'] == {'app.test': ['127.0.0.1:13031', '127.0.0.1:13032'], 'api.test': ['127.0.0.1:13033']}
+    assert http['probes'][1] == {'key': 'app.test', 'server_name': None, 'ca': None, 'certificate': None,
+                                 'common_name': None,
+                                 'answers': {'127.0.0.1:13031': 'app1', '127.0.0.1:13032': 'app2'}}
+    assert https['probes'][0] == {'key': 'api.test', 'server_name': 'api.test',
+                                  'ca': PREFIX + '/certs/topology-ca.pem',
+                                  'certificate': PREFIX + '/certs/api.test.crt', 'common_name': 'api.test',
+                                  'answers': {'127.0.0.1:13033': 'api1'}}
+
+
+def test_operators_own_certificate_is_required_and_not_generated():
+    hosts = local_default()
+    hosts['uwsgi-local']['uwsgi_router_instances'][1].update(cert='/etc/ssl/own.crt', key='/etc/ssl/own.key')
+    plan = plan_of(hosts)
+    manifest = plan['hosts']['uwsgi-local']['manifest']
+    assert [r['path'] for r in manifest['required_files']] == ['/etc/ssl/own.crt', '/etc/ssl/own.key']
+    assert manifest['required_files'][0]['message'].startswith(
+        'host uwsgi-local: uwsgi_router_instances[1].cert: /etc/ssl/own.crt is not a file on uwsgi-local;')
+    assert 'router_key' not in [f['kind'] for f in manifest['files']]
+    assert 'edge-https' not in [c['name'] for c in plan['keystore']['certificates']]
+    probe = [v for v in manifest['verify'] if v['router'] == 'edge-https'][0]['probes'][1]
+    assert probe['key'] == 'app.test' and probe['certificate'] == PREFIX + '/certs/app.test.crt'
+
+
+def test_unsigned_plain_topology_plans_no_keys_no_ca_and_no_ssl():
+    hosts = local_default()
+    for router in hosts['uwsgi-local']['uwsgi_router_instances']:
+        router.update(type='http', secured=False)
+        router.pop('keys', None)
+    hosts['uwsgi-local']['uwsgi_router_instances'][1]['port'] = 18081
+    plan = plan_of(hosts)
+    manifest = plan['hosts']['uwsgi-local']['manifest']
+    assert plan['keystore']['ca'] is None and plan['keystore']['signing_keys'] == []
+    assert [f['kind'] for f in manifest['files']] == ['app']
+    assert manifest['needs'] == {'ssl': False, 'python': True}
+    assert manifest['handover'] == []
+
+
+def test_own_wsgi_file_places_no_demo_app():
+    hosts = local_default()
+    for node in hosts['uwsgi-local']['uwsgi_node_instances']:
+        node['wsgi_file'] = '/srv/own/app.py'
+    manifest = plan_of(hosts)['hosts']['uwsgi-local']['manifest']
+    assert 'app' not in [f['kind'] for f in manifest['files']]
+    assert manifest['app_reloads'] == []
+    assert PREFIX + '/apps' not in [d['path'] for d in manifest['directories']]
+
+
+def test_store_tilde_is_expanded(monkeypatch):
+    monkeypatch.setenv('HOME', '/home/op')
+    plan = add_manifests(plan_topology(local_default(), GROUPS), '~/ks/')
+    assert plan['keystore']['root'] == '/home/op/ks'
+
+
+def test_planning_does_not_change_the_plan_it_was_given_except_adding():
+    plan = plan_topology(local_default(), GROUPS)
+    before = copy.deepcopy(plan)
+    add_manifests(plan, STORE)
+    for host, host_plan in before['hosts'].items():
+        for name, value in host_plan.items():
+            assert plan['hosts'][host][name] == value
