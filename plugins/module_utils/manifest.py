@@ -135,13 +135,9 @@ def _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, n
             certs.append(_file(_router_store(layout, router, 'crt'), router['cert'], 'router_cert', False))
     if routers and ca_planned:
         certs.append(_file(layout['ca'] + '/ca.crt', ca_dest, 'ca_cert', False))
-    app = _demo_app_nodes(nodes, paths)
-    apps = []
-    if app and demo_app_src:
-        apps.append(_file(demo_app_src, '%s/%s' % (paths['apps'], DEMO_APP), 'app', False))
     # Private keys first: a router reloads when a certificate changes (touch-reload) and must then
     # find the new key beside it, not the old one.
-    files = keys + publics + certs + apps
+    files = keys + publics + certs
 
     directories = []
     if host_plan['private_keys']:
@@ -152,22 +148,20 @@ def _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, n
             directories.append({'path': router['pubkey_dir'], 'mode': '0755', 'private': False})
     if any(f['dest'].startswith(paths['certs'] + '/') for f in files):
         directories.append({'path': paths['certs'], 'mode': '0755', 'private': False})
-    if apps:
-        directories.append({'path': paths['apps'], 'mode': '0755', 'private': False})
 
-    prune = [paths['keys'], paths['pubkeys']] + [r['pubkey_dir'] for r in secured] + [paths['certs']]
-    if demo_app_src:
-        prune.append(paths['apps'])
+    app_nodes = _demo_app_nodes(nodes, paths)
+    app = {'directories': [], 'files': [], 'prune': [paths['apps']], 'reload': []}
+    if app_nodes and demo_app_src:
+        app['directories'].append({'path': paths['apps'], 'mode': '0755', 'private': False})
+        app['files'].append(_file(demo_app_src, '%s/%s' % (paths['apps'], DEMO_APP), 'app', False))
+        app['reload'] = [n['name'] + NODE_SUFFIX for n in app_nodes]
 
-    vassals = []
-    for router in routers:
-        vassals.append({'file': router['name'] + ROUTER_SUFFIX, 'instance': router['name'], 'role': 'router',
-                        'spec': router['spec'], 'socket': None})
-    for node in nodes:
-        vassals.append({'file': node['name'] + NODE_SUFFIX, 'instance': node['name'], 'role': 'node',
-                        'spec': node['spec'], 'socket': node['address']})
+    router_vassals = [{'file': r['name'] + ROUTER_SUFFIX, 'instance': r['name'], 'role': 'router',
+                       'spec': r['spec'], 'socket': None} for r in routers]
+    node_vassals = [{'file': n['name'] + NODE_SUFFIX, 'instance': n['name'], 'role': 'node',
+                     'spec': n['spec'], 'socket': n['address']} for n in nodes]
     reloads = []
-    for vassal in vassals:
+    for vassal in router_vassals + node_vassals:
         watched = [value for option, value in _options(vassal['spec']) if option == 'touch-reload']
         if watched:
             reloads.append({'vassal': vassal['file'], 'on': watched})
@@ -177,15 +171,17 @@ def _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, n
             'ssl': bool(secured or host_plan['private_keys'] or any(r['type'] in ('https', 'ssl') for r in routers)),
             'python': bool(nodes),
         },
-        'directories': directories,
-        'files': files,
-        'prune': prune,
-        'vassals': vassals,
-        'vassal_suffixes': [ROUTER_SUFFIX, NODE_SUFFIX],
-        'reloads': reloads,
-        'app_reloads': [n['name'] + NODE_SUFFIX for n in app],
-        'handover': _handover(host_plan, layout, paths),
         'required_files': _required_files(host, routers),
+        'keys': {
+            'directories': directories,
+            'files': files,
+            'prune': [paths['keys'], paths['pubkeys']] + [r['pubkey_dir'] for r in secured] + [paths['certs']],
+            'handover': _handover(host_plan, layout, paths),
+        },
+        'app': app,
+        'routers': {'suffix': ROUTER_SUFFIX, 'vassals': router_vassals},
+        'nodes': {'suffix': NODE_SUFFIX, 'vassals': node_vassals},
+        'reloads': reloads,
         'verify': [_verify(router, paths, ca_dest if ca_planned else None, names) for router in routers],
     }
 

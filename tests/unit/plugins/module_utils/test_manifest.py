@@ -63,7 +63,8 @@ def test_keystore_of_the_local_default(default_plan):
 
 
 def test_files_are_ordered_keys_first_and_secrets_are_0600(default_plan):
-    files = default_plan['hosts']['uwsgi-local']['manifest']['files']
+    manifest = default_plan['hosts']['uwsgi-local']['manifest']
+    files = manifest['keys']['files'] + manifest['app']['files']
     kinds = [f['kind'] for f in files]
     assert kinds == ['signing_key', 'signing_key', 'sni_key', 'sni_key', 'router_key'] + ['public_key'] * 4 + [
         'sni_cert', 'sni_cert', 'router_cert', 'ca_cert', 'app']
@@ -83,18 +84,23 @@ def test_files_are_ordered_keys_first_and_secrets_are_0600(default_plan):
 
 def test_directories_prune_vassals_and_needs(default_plan):
     manifest = default_plan['hosts']['uwsgi-local']['manifest']
-    assert [(d['path'], d['mode'], d['private']) for d in manifest['directories']] == [
+    assert [(d['path'], d['mode'], d['private']) for d in manifest['keys']['directories']] == [
         (PREFIX + '/keys', '0700', True), (PREFIX + '/pubkeys', '0755', False),
         (PREFIX + '/pubkeys/edge-http', '0755', False), (PREFIX + '/pubkeys/edge-https', '0755', False),
-        (PREFIX + '/certs', '0755', False), (PREFIX + '/apps', '0755', False)]
-    assert manifest['prune'] == [PREFIX + '/keys', PREFIX + '/pubkeys', PREFIX + '/pubkeys/edge-http',
-                                 PREFIX + '/pubkeys/edge-https', PREFIX + '/certs', PREFIX + '/apps']
-    assert [(v['file'], v['role'], v['socket']) for v in manifest['vassals']] == [
+        (PREFIX + '/certs', '0755', False)]
+    assert manifest['app']['directories'] == [{'path': PREFIX + '/apps', 'mode': '0755', 'private': False}]
+    assert manifest['keys']['prune'] == [PREFIX + '/keys', PREFIX + '/pubkeys', PREFIX + '/pubkeys/edge-http',
+                                         PREFIX + '/pubkeys/edge-https', PREFIX + '/certs']
+    assert manifest['app']['prune'] == [PREFIX + '/apps']
+    assert manifest['routers']['suffix'] == '.router.topology.ini'
+    assert manifest['nodes']['suffix'] == '.node.topology.ini'
+    vassals = manifest['routers']['vassals'] + manifest['nodes']['vassals']
+    assert [(v['file'], v['role'], v['socket']) for v in vassals] == [
         ('edge-http.router.topology.ini', 'router', None), ('edge-https.router.topology.ini', 'router', None),
         ('app1.node.topology.ini', 'node', '127.0.0.1:13031'), ('app2.node.topology.ini', 'node', '127.0.0.1:13032'),
         ('api1.node.topology.ini', 'node', '127.0.0.1:13033')]
     assert manifest['needs'] == {'ssl': True, 'python': True}
-    assert manifest['app_reloads'] == ['app1.node.topology.ini', 'app2.node.topology.ini', 'api1.node.topology.ini']
+    assert manifest['app']['reload'] == ['app1.node.topology.ini', 'app2.node.topology.ini', 'api1.node.topology.ini']
     reloads = dict((r['vassal'], r['on']) for r in manifest['reloads'])
     assert PREFIX + '/certs/app.test.crt' in reloads['edge-https.router.topology.ini']
     assert 'edge-http.router.topology.ini' not in reloads
@@ -102,7 +108,7 @@ def test_directories_prune_vassals_and_needs(default_plan):
 
 
 def test_handover_lists_each_signing_key_with_its_subscriptions(default_plan):
-    handover = default_plan['hosts']['uwsgi-local']['manifest']['handover']
+    handover = default_plan['hosts']['uwsgi-local']['manifest']['keys']['handover']
     assert [(h['key'], h['current'], h['next'], h['src']) for h in handover] == [
         ('api.test', PREFIX + '/keys/api.test.pem', PREFIX + '/keys/api.test.pem.next', STORE + '/signing/api.test.pem'),
         ('app.test', PREFIX + '/keys/app.test.pem', PREFIX + '/keys/app.test.pem.next', STORE + '/signing/app.test.pem')]
@@ -135,7 +141,7 @@ def test_operators_own_certificate_is_required_and_not_generated():
     assert [r['path'] for r in manifest['required_files']] == ['/etc/ssl/own.crt', '/etc/ssl/own.key']
     assert manifest['required_files'][0]['message'].startswith(
         'host uwsgi-local: uwsgi_router_instances[1].cert: /etc/ssl/own.crt is not a file on uwsgi-local;')
-    assert 'router_key' not in [f['kind'] for f in manifest['files']]
+    assert 'router_key' not in [f['kind'] for f in manifest['keys']['files']]
     assert 'edge-https' not in [c['name'] for c in plan['keystore']['certificates']]
     probe = [v for v in manifest['verify'] if v['router'] == 'edge-https'][0]['probes'][1]
     assert probe['key'] == 'app.test' and probe['certificate'] == PREFIX + '/certs/app.test.crt'
@@ -150,9 +156,9 @@ def test_unsigned_plain_topology_plans_no_keys_no_ca_and_no_ssl():
     plan = plan_of(hosts)
     manifest = plan['hosts']['uwsgi-local']['manifest']
     assert plan['keystore']['ca'] is None and plan['keystore']['signing_keys'] == []
-    assert [f['kind'] for f in manifest['files']] == ['app']
+    assert manifest['keys']['files'] == [] and [f['kind'] for f in manifest['app']['files']] == ['app']
     assert manifest['needs'] == {'ssl': False, 'python': True}
-    assert manifest['handover'] == []
+    assert manifest['keys']['handover'] == []
 
 
 def test_own_wsgi_file_places_no_demo_app():
@@ -160,9 +166,7 @@ def test_own_wsgi_file_places_no_demo_app():
     for node in hosts['uwsgi-local']['uwsgi_node_instances']:
         node['wsgi_file'] = '/srv/own/app.py'
     manifest = plan_of(hosts)['hosts']['uwsgi-local']['manifest']
-    assert 'app' not in [f['kind'] for f in manifest['files']]
-    assert manifest['app_reloads'] == []
-    assert PREFIX + '/apps' not in [d['path'] for d in manifest['directories']]
+    assert manifest['app'] == {'directories': [], 'files': [], 'prune': [PREFIX + '/apps'], 'reload': []}
 
 
 def test_store_tilde_is_expanded(monkeypatch):
