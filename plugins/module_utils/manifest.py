@@ -116,8 +116,11 @@ def _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, n
 
     keys, publics, certs = [], [], []
     for key in host_plan['private_keys']:
-        keys.append(_file('%s/%s' % (layout['signing'], key_file_name(key)),
-                          '%s/%s' % (paths['keys'], key_file_name(key)), 'signing_key', True, key))
+        signing = _file('%s/%s' % (layout['signing'], key_file_name(key)),
+                        '%s/%s' % (paths['keys'], key_file_name(key)), 'signing_key', True, key)
+        # A rotated key goes beside the one it replaces, for the subscription handover.
+        signing['stage'] = signing['dest'] + '.next'
+        keys.append(signing)
     for router in secured:
         for public in router['public_keys']:
             publics.append(_file('%s/%s' % (layout['public'], public['file']),
