@@ -75,7 +75,8 @@ def _keystore(plan, layout, ca_common_name):
             if router.get('cert_generated'):
                 certificates.append({'name': router['name'], 'key': _router_store(layout, router, 'key'),
                                      'cert': _router_store(layout, router, 'crt'),
-                                     'common_name': router['name'], 'dns': [router['name']]})
+                                     'common_name': router['name'], 'dns': [router['name']],
+                                     'ip': [plan['hosts'][host]['address']]})
     ca = None
     if certificates:
         ca = {'key': layout['ca'] + '/ca.key', 'cert': layout['ca'] + '/ca.crt', 'common_name': ca_common_name}

@@ -51,6 +51,13 @@ options:
       - Directory in which a temporary directory for the probe configs is made, and removed after.
       - Defaults to the target's temporary directory.
     type: path
+  missing_ok:
+    description:
+      - When O(binary) is a path that does not exist, return RV(exists=false) instead of failing
+        (a role then installs uWSGI and asks again).
+    type: bool
+    default: false
+    version_added: 0.2.0
 notes:
   - The probes run in an empty directory of their own, because a uWSGI that is not Debian's looks for
     plugins in its working directory.
@@ -91,6 +98,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+exists:
+  description: Whether the binary exists. Only V(false) with O(missing_ok=true); nothing else is returned then but RV(binary).
+  returned: always
+  type: bool
+  sample: true
+  version_added: 0.2.0
 binary:
   description: The absolute path of the binary probed (not resolved through symbolic links).
   returned: success
@@ -170,6 +183,8 @@ def _binary(module):
         binary = module.get_bin_path(wanted)
         if binary is None:
             module.fail_json(msg="binary: no %r found on the target's PATH" % wanted)
+    if module.params['missing_ok'] and not os.path.lexists(binary):
+        module.exit_json(changed=False, exists=False, binary=binary)
     if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
         module.fail_json(msg='binary: %s is not an executable file' % binary)
     return binary
@@ -180,6 +195,7 @@ def main():
         argument_spec=dict(
             binary=dict(type='path', required=True),
             probe_dir=dict(type='path'),
+            missing_ok=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -196,7 +212,7 @@ def main():
     for warning in facts.pop('warnings'):
         module.warn(warning)
     facts.pop('probes')
-    module.exit_json(changed=False, **facts)
+    module.exit_json(changed=False, exists=True, **facts)
 
 
 if __name__ == '__main__':

@@ -56,6 +56,7 @@ def test_keystore_of_the_local_default(default_plan):
                                         'public': STORE + '/signing/public/app.test.pem'}
     assert store['ca'] == {'key': STORE + '/ca/ca.key', 'cert': STORE + '/ca/ca.crt',
                            'common_name': 'uwsgi.topology CA'}
+    assert store['certificates'][2]['ip'] == ['127.0.0.1']
     assert [(c['name'], c['key'], c['cert'], c['dns']) for c in store['certificates']] == [
         ('api.test', STORE + '/sni/api.test.key', STORE + '/sni/api.test.crt', ['api.test']),
         ('app.test', STORE + '/sni/app.test.key', STORE + '/sni/app.test.crt', ['app.test']),

@@ -81,6 +81,7 @@ def test_debian_build(run_module, tmp_path, check_mode):
     assert warnings == []
     assert result == {
         'changed': False,
+        'exists': True,
         'binary': binary,
         'version_string': '2.0.21-debian',
         'version': '2.0',
@@ -185,3 +186,17 @@ def test_probe_dir_missing(run_module, tmp_path):
     failed, result, _warnings = run_module(build_info.main, {'binary': binary, 'probe_dir': str(tmp_path / 'no')})
     assert failed
     assert result['msg'] == 'uWSGI binary %s: probe_dir %s is not a directory' % (binary, tmp_path / 'no')
+
+
+def test_missing_ok_reports_a_missing_binary(run_module, tmp_path):
+    path = tmp_path / 'venv' / 'bin' / 'uwsgi'
+    failed, result, _warnings = run_module(build_info.main, {'binary': str(path), 'missing_ok': True})
+    assert not failed
+    assert result == {'changed': False, 'exists': False, 'binary': str(path)}
+
+
+def test_missing_ok_still_refuses_what_is_not_executable(run_module, tmp_path):
+    path = tmp_path / 'uwsgi'
+    path.write_text('#!/bin/sh\n')
+    failed, result, _warnings = run_module(build_info.main, {'binary': str(path), 'missing_ok': True})
+    assert failed and result['msg'] == 'binary: %s is not an executable file' % path
