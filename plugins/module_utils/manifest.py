@@ -170,16 +170,19 @@ def _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, n
         if watched:
             reloads.append({'vassal': vassal['file'], 'on': watched})
 
+    required = _required_files(host, routers)
     return {
         'needs': {
             'ssl': bool(secured or host_plan['private_keys'] or any(r['type'] in ('https', 'ssl') for r in routers)),
             'python': bool(nodes),
         },
-        'required_files': _required_files(host, routers),
+        'required_files': required,
         'keys': {
             'directories': directories,
             'files': files,
             'prune': [paths['keys'], paths['pubkeys']] + [r['pubkey_dir'] for r in secured] + [paths['certs']],
+            # The operator's own router certificates may live in a pruned directory.
+            'keep': [r['path'] for r in required],
             'handover': _handover(host_plan, layout, paths),
         },
         'app': app,

@@ -140,6 +140,7 @@ def test_operators_own_certificate_is_required_and_not_generated():
     plan = plan_of(hosts)
     manifest = plan['hosts']['uwsgi-local']['manifest']
     assert [r['path'] for r in manifest['required_files']] == ['/etc/ssl/own.crt', '/etc/ssl/own.key']
+    assert manifest['keys']['keep'] == ['/etc/ssl/own.crt', '/etc/ssl/own.key']
     assert manifest['required_files'][0]['message'].startswith(
         'host uwsgi-local: uwsgi_router_instances[1].cert: /etc/ssl/own.crt is not a file on uwsgi-local;')
     assert 'router_key' not in [f['kind'] for f in manifest['keys']['files']]
