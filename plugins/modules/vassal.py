@@ -219,53 +219,22 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.uwsgi.topology.plugins.module_utils.compiler import compile_options, render_ini
 from ansible_collections.uwsgi.topology.plugins.module_utils.errors import TopologyError
 from ansible_collections.uwsgi.topology.plugins.module_utils import vassal_file
 
 
-def _compile(params):
-    """Return (options, ini text) from the module parameters."""
-    if params['spec'] is not None:
-        build = params['build']
-        if build is not None:
-            build = dict((key, value) for key, value in build.items() if value is not None)
-        options = compile_options(params['spec'], version=params['version'], build=build,
-                                  strict=params['strict'])
-    else:
-        options = params['options']
-    return options, render_ini(options)
-
-
-def _validator(module):
-    """The uWSGI binary to validate with, or None to skip validation."""
-    if not module.params['validate']:
-        return None
-    wanted = module.params['uwsgi_binary'] or 'uwsgi'
-    binary = wanted if os.sep in wanted else module.get_bin_path(wanted)
-    if binary and os.path.isfile(binary) and os.access(binary, os.X_OK):
-        return binary
-    problem = ('uwsgi_binary %s is not an executable file' % binary if binary
-               else "no %r binary found on the target's PATH" % wanted)
-    if module.check_mode:
-        module.warn('%s; skipping validation in check mode' % problem)
-        return None
-    module.fail_json(msg='validate=true needs the uWSGI binary that will run the config: %s. '
-                         'Set uwsgi_binary, or validate=false.' % problem,
-                     path=module.params['path'])
-
-
 def present(module, result):
-    options, ini = _compile(module.params)
+    params = module.params
+    options, ini = vassal_file.compile_text(params['spec'], params['options'], params['version'],
+                                            params['build'], params['strict'])
     result.update(options=options, ini=ini)
-    new = ini.encode('utf-8')
 
-    if not module.params['path'].endswith('.ini'):
+    if not params['path'].endswith('.ini'):
         module.warn('%s does not end in .ini: an Emperor chooses the config parser by the extension'
-                    % module.params['path'])
+                    % params['path'])
     # A link (Debian's apps-enabled/x.ini -> ../apps-available/x.ini) stays a link:
     # the file it points to is the one written, staged in that file's directory.
-    path = vassal_file.resolve(module.params['path'])
+    path = vassal_file.resolve(params['path'])
     try:
         vassal_file.check_directory(path)
     except TopologyError:
@@ -276,31 +245,12 @@ def present(module, result):
         result['diff'] = [vassal_file.content_diff(path, '', ini)]
         return
 
-    current = vassal_file.read_current(path)
-    result['diff'] = [vassal_file.content_diff(path, vassal_file.as_text(current), ini)]
-    if current != new:
-        result['changed'] = True
-        binary = _validator(module)
-        tmp = None
-        try:
-            if binary is not None or not module.check_mode:
-                tmp = vassal_file.write_temp(path, new)
-            if binary is not None:
-                vassal_file.validate(module.run_command, binary, path, tmp)
-            if not module.check_mode:
-                module.atomic_move(tmp, path, unsafe_writes=module.params['unsafe_writes'])
-                tmp = None
-        finally:
-            if tmp is not None:
-                vassal_file.remove_quietly(tmp)
-
-    if os.path.lexists(path):
-        attributes = {'before': {'path': path}, 'after': {'path': path}}
-        file_args = module.load_file_common_arguments(module.params, path=path)
-        result['changed'] = module.set_fs_attributes_if_different(
-            file_args, result['changed'], diff=attributes)
-        if len(attributes['before']) > 1 or len(attributes['after']) > 1:
-            result['diff'].append(attributes)
+    validator = vassal_file.Validator(module, params['validate'], params['uwsgi_binary'])
+    changed, diff = vassal_file.put(module, path, ini, validator)
+    result['diff'] = [diff]
+    result['changed'], attributes = vassal_file.set_attributes(module, path, changed)
+    if attributes is not None:
+        result['diff'].append(attributes)
 
 
 def absent(module, result):
