@@ -57,7 +57,7 @@ options:
         (a role then installs uWSGI and asks again).
     type: bool
     default: false
-    version_added: 0.2.0
+    version_added: 0.1.0
 notes:
   - The probes run in an empty directory of their own, because a uWSGI that is not Debian's looks for
     plugins in its working directory.
@@ -103,7 +103,7 @@ exists:
   returned: always
   type: bool
   sample: true
-  version_added: 0.2.0
+  version_added: 0.1.0
 binary:
   description: The absolute path of the binary probed (not resolved through symbolic links).
   returned: success

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: standalone_emperor
 short_description: Start, stop or restart a uWSGI Emperor that runs without a service manager
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Keeps a daemonized uWSGI Emperor (C(uwsgi --ini O(ini)), which writes O(pidfile)) in the
     wanted state, without root and without a service manager. Used by the
