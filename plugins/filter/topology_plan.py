@@ -55,7 +55,7 @@ def _plain(value):
 
 def topology_plan(hostvars, groups, router_group='uwsgi_routers', node_group='uwsgi_nodes', version='2.0',
                   secured=True, prefix='/var/lib/uwsgi-topology', build=None, announce_interval=None,
-                  store=DEFAULT_STORE, ca_file=CA_FILE, ca_common_name=CA_COMMON_NAME):
+                  store=DEFAULT_STORE, ca_file=CA_FILE, ca_common_name=CA_COMMON_NAME, digest='SHA256'):
     """Validate the topology described by the inventory and plan every host's files."""
     if not isinstance(hostvars, Mapping):
         raise AnsibleFilterError('%s: the input must be hostvars (a mapping of hosts), got %s'
@@ -74,7 +74,7 @@ def topology_plan(hostvars, groups, router_group='uwsgi_routers', node_group='uw
         plan = plan_topology(hosts, _plain(groups), router_group=router_group, node_group=node_group,
                              version=str(version), secured=secured, default_prefix=prefix,
                              default_build=_plain(build), resolve=_resolve,
-                             default_announce_interval=announce_interval)
+                             default_announce_interval=announce_interval, digest=digest)
         for name, value in (('store', store), ('ca_file', ca_file), ('ca_common_name', ca_common_name)):
             if not isinstance(value, str) or not value.strip():
                 raise TopologyError('filter option %s' % name, 'must be a non-empty string, got %r' % (value,))

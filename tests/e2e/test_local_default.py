@@ -100,7 +100,7 @@ def test_requests_reach_every_node_over_http_and_https(topo):
         pubkeys = sorted(os.listdir(str(topo['prefix'] / 'pubkeys' / router)))
         assert pubkeys == ['api.test.pem', 'app.test.pem']
         ini = (topo['prefix'] / 'vassals' / (router + '.router.topology.ini')).read_text()
-        assert 'subscriptions-sign-check = SHA1:%s' % (topo['prefix'] / 'pubkeys' / router) in ini
+        assert 'subscriptions-sign-check = SHA256:%s' % (topo['prefix'] / 'pubkeys' / router) in ini
     assert oct(os.stat(str(topo['prefix'] / 'keys' / 'app.test.pem')).st_mode & 0o777) == '0o600'
     stats = e2e.router_stats(_port(topo, 'router', 'edge-http', 'stats_port'))
     assert e2e.live_nodes(stats, 'app.test') == ['127.0.0.1:%d' % (13031 + PORT_OFFSET),
