@@ -34,12 +34,11 @@ __all__ = ['compile_options', 'render_ini', 'DEFAULT_VERSION', 'VERSIONS', 'Topo
 SPEC_KEYS = ('subscriptions', 'routers', 'options', 'plugins', 'master')
 _OPTION_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
 _SNI_OPTIONS = ('sni', 'sni-dir', 'sni-regexp')
-_KNOWN_NAMES = set(('plugin', 'strict', 'master', 'subscribe2'))
 
 
 def compile_options(spec, version=None, build=None, strict=True):
     """Compile one instance's ``spec`` for the target uWSGI into ``[[name, value], ...]``."""
-    target = _target(version, build)
+    target = Target(version, build)
     spec = check_mapping(spec, '', SPEC_KEYS)
     out = []
     tail = []
@@ -84,24 +83,6 @@ def compile_options(spec, version=None, build=None, strict=True):
 
     _cross_checks(out, routers, subscriptions)
     return out
-
-
-_TARGETS = {}
-
-
-def _target(version, build):
-    """Target(version, build), cached: build facts are few and repeat across instances."""
-    try:
-        key = (version, None if build is None else tuple(sorted(
-            (k, type(v).__name__, tuple(v) if isinstance(v, list) else v) for k, v in build.items())))
-        target = _TARGETS.get(key)
-    except (AttributeError, TypeError):
-        return Target(version, build)
-    if target is None:
-        target = Target(version, build)
-        if len(_TARGETS) < 256:
-            _TARGETS[key] = target
-    return target
 
 
 def _routers(value, target):
@@ -198,12 +179,13 @@ def render_ini(options):
         raise TopologyError('options', 'must be a list of [name, value] pairs, got %s' % type_name(options))
     lines = ['[uwsgi]']
     for i, pair in enumerate(options):
-        # Fast path: what compile_options emits (a known name, a plain one-line value).
-        if pair.__class__ is list and len(pair) == 2 and pair[0].__class__ is str and pair[0] in _KNOWN_NAMES:
-            value = pair[1]
-            if value.__class__ is str and value and '\n' not in value and '\r' not in value \
-                    and '%' not in value and value == value.strip():
-                lines.append(pair[0] + ' = ' + value)
+        # What compile_options emits: a plain one-line value under a valid name.
+        if pair.__class__ is list and len(pair) == 2:
+            name, value = pair
+            if name.__class__ is str and value.__class__ is str and value and '%' not in value \
+                    and '\n' not in value and '\r' not in value and value == value.strip() \
+                    and _OPTION_NAME.match(name):
+                lines.append(name + ' = ' + value)
                 continue
         path = 'options[%d]' % i
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
@@ -211,8 +193,6 @@ def render_ini(options):
         name, value = pair
         if not isinstance(name, str) or not _OPTION_NAME.match(name):
             raise TopologyError(path, 'option name %s is not a uWSGI option name' % type_name(name))
-        if len(_KNOWN_NAMES) < 4096:
-            _KNOWN_NAMES.add(name)
         if isinstance(value, bool):
             value = 'true' if value else 'false'
         value = check_str(value, path)

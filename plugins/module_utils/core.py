@@ -39,7 +39,8 @@ _BUILD_KEYS = {
 
 ROUTER_TYPES = ('http', 'https', 'ssl', 'fast', 'raw', 'forkpty', 'tuntap')
 
-_IPV4 = re.compile(r'^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$')
+_OCTET = r'(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+_IPV4 = re.compile(r'^(?:%s\.){3}%s:([0-9]{1,5})$' % (_OCTET, _OCTET))
 _PORT_ONLY = re.compile(r'^:\d{1,5}$')
 _DECIMAL = re.compile(r'^[0-9]+$')
 
@@ -62,8 +63,11 @@ class Target(object):
             raise TopologyError('version', 'must be one of %s, got %r (2.1 is the unreleased master branch)'
                                 % (', '.join(VERSIONS), version))
         self.version = version
-        if build is None:
-            build = {}
+        if not build and (build is None or isinstance(build, dict)):
+            # No build facts: every default (the common case, kept cheap).
+            for key, default in _BUILD_KEYS.items():
+                setattr(self, key, default)
+            return
         if not isinstance(build, dict):
             raise TopologyError('build', 'must be a mapping of build facts (%s), got %s'
                                 % (', '.join(sorted(_BUILD_KEYS)), type_name(build)))
@@ -138,6 +142,8 @@ def join(path, key):
 
 
 def check_str(value, path):
+    if value.__class__ is str and value and '\n' not in value and '\r' not in value:
+        return value
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise TopologyError(path, 'must be a string, got %s' % type_name(value))
     value = str(value)
@@ -161,6 +167,8 @@ def check_int(value, path, minimum=0, maximum=None):
         raise TopologyError(path, 'must be an integer, got %s' % type_name(value))
     if isinstance(value, str) and re.match(r'^\s*-?[0-9]+\s*$', value):
         value = int(value)
+    if isinstance(value, float):
+        raise TopologyError(path, 'must be an integer, got %r' % value)
     if not isinstance(value, int):
         raise TopologyError(path, 'must be an integer, got %s' % type_name(value))
     if value < minimum:
@@ -190,24 +198,9 @@ def is_unix_path(value):
     return value.startswith('/') or value.startswith('@')
 
 
-_VALID_ADDRESSES = set()
-
-
 def check_udp_or_unix(value, path, what):
     """A numeric ``IPv4:port`` or an absolute UNIX socket path (or a uWSGI ``%(placeholder)``)."""
-    if value.__class__ is str and value in _VALID_ADDRESSES:
-        return value
     value = check_str(value, path)
-    if len(_VALID_ADDRESSES) < 100000:
-        _VALID_ADDRESSES.add(value)  # removed again below when refused
-    try:
-        return _check_udp_or_unix(value, path, what)
-    except TopologyError:
-        _VALID_ADDRESSES.discard(value)
-        raise
-
-
-def _check_udp_or_unix(value, path, what):
     if value.startswith('%('):
         return value
     if is_unix_path(value):
@@ -220,7 +213,7 @@ def _check_udp_or_unix(value, path, what):
                                   'give the numeric IPv4 address of the peer, e.g. 10.0.0.5%s'
                             % (what, value, value[value.rindex(':'):]))
     match = _IPV4.match(value)
-    if match and all(int(part) <= 255 for part in match.groups()[:4]) and 0 < int(match.group(5)) < 65536:
+    if match and 0 < int(match.group(1)) < 65536:
         return value
     if value.startswith('['):
         raise TopologyError(path, '%s %r is IPv6: uWSGI 2.0 subscriptions use inet_addr(), IPv4 only; '

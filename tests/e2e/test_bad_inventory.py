@@ -82,6 +82,55 @@ def _key_not_served(inv):
     e2e.instance(inv, 'node', 'api1')['subscriptions'][1]['key'] = 'other.test'
 
 
+def _https_key_without_cert(inv):
+    e2e.instance(inv, 'router', 'edge-https')['key'] = '/nonexistent/uwsgi-topology/edge-https.key'
+
+
+def _https_cert_without_key(inv):
+    e2e.instance(inv, 'router', 'edge-https')['cert'] = '/nonexistent/uwsgi-topology/edge-https.crt'
+
+
+def _bind_address_with_port(inv):
+    e2e.instance(inv, 'router', 'edge-http')['bind_address'] = '127.0.0.1:9000'
+
+
+def _federated_edge_on_wildcard(inv):
+    base = e2e.instance(inv, 'router', 'edge-http')['port']
+    e2e.instances(inv, 'router').extend([
+        {'name': 'fed-edge', 'type': 'fast', 'port': base + 10, 'subscription_port': base + 11,
+         'secured': False, 'bind_address': '0.0.0.0', 'resubscribe_to': 'fed-core'},
+        {'name': 'fed-core', 'type': 'fast', 'port': base + 12, 'subscription_port': base + 13, 'secured': False},
+    ])
+
+
+def _spec_router_a_string(inv):
+    e2e.instance(inv, 'router', 'edge-http')['spec'] = {'router': 'fast'}
+
+
+def _spec_options_overriding_processes(inv):
+    e2e.instance(inv, 'node', 'app1')['spec'] = {'options': {'processes': 8}}
+
+
+def _fractional_weight(inv):
+    e2e.instance(inv, 'node', 'app1')['subscriptions'][0]['weight'] = 2.5
+
+
+def _tolerance_zero(inv):
+    e2e.instance(inv, 'router', 'edge-http')['tolerance'] = 0
+
+
+def _play_version_unknown(inv):
+    inv['all']['vars']['uwsgi_topology_version'] = '1.9'
+
+
+def _play_announce_interval_zero(inv):
+    inv['all']['vars']['uwsgi_topology_announce_interval'] = 0
+
+
+def _play_digest_unknown(inv):
+    inv['all']['vars']['uwsgi_topology_digest'] = 'MD5'
+
+
 CASES = [
     # (id, break the inventory, substrings the output must contain)
     ('unknown-router', _unknown_router,
@@ -110,6 +159,28 @@ CASES = [
      ['[uwsgi-local]', 'emperor_install_method', 'conda']),
     ('key-not-served-by-router', _key_not_served,
      ['host uwsgi-local: uwsgi_node_instances[2].subscriptions[1].key', "'other.test'"]),
+    ('https-key-without-cert', _https_key_without_cert,
+     ['host uwsgi-local: uwsgi_router_instances[1].cert: is required with key', 'key and cert come as a pair']),
+    ('https-cert-without-key', _https_cert_without_key,
+     ['host uwsgi-local: uwsgi_router_instances[1].key: is required with cert', 'key and cert come as a pair']),
+    ('bind-address-with-port', _bind_address_with_port,
+     ['host uwsgi-local: uwsgi_router_instances[0].bind_address: ', "without a port, got '127.0.0.1:9000'"]),
+    ('federated-edge-on-wildcard', _federated_edge_on_wildcard,
+     ['host uwsgi-local: uwsgi_router_instances[2].bind_address: ', 'must not be the wildcard 0.0.0.0']),
+    ('spec-router-a-string', _spec_router_a_string,
+     ['host uwsgi-local: uwsgi_router_instances[0].spec.router: ', 'must be a mapping']),
+    ('spec-options-overriding-processes', _spec_options_overriding_processes,
+     ['host uwsgi-local: uwsgi_node_instances[0].spec.options.processes: ', "instance's processes"]),
+    ('fractional-weight', _fractional_weight,
+     ['host uwsgi-local: uwsgi_node_instances[0].subscriptions[0].weight: ', 'must be an integer, got 2.5']),
+    ('tolerance-zero', _tolerance_zero,
+     ['host uwsgi-local: uwsgi_router_instances[0].tolerance: ', 'must be >= 1, got 0']),
+    ('play-version-unknown', _play_version_unknown,
+     ["play variable uwsgi_topology_version: must be one of 2.0, 2.1, got '1.9'"]),
+    ('play-announce-interval-zero', _play_announce_interval_zero,
+     ['play variable uwsgi_topology_announce_interval: must be >= 1, got 0']),
+    ('play-digest-unknown', _play_digest_unknown,
+     ["play variable uwsgi_topology_digest: must be one of SHA1, SHA256, SHA384, SHA512, got 'MD5'"]),
 ]
 
 

@@ -56,7 +56,7 @@ def test_plan_shape_and_specs():
     assert ['http', '10.0.0.1:80'] in options
     assert ['http-subscription-server', '10.0.0.1:2626'] in options
     assert ['http-stats', '127.0.0.1:9191'] in options
-    assert ['subscriptions-sign-check', 'SHA1:/var/lib/uwsgi-topology/pubkeys/edge'] in options
+    assert ['subscriptions-sign-check', 'SHA256:/var/lib/uwsgi-topology/pubkeys/edge'] in options
     tls_options = compile_options(tls['spec'])
     assert ['touch-reload', '/var/lib/uwsgi-topology/certs/a.example.com.crt'] in tls_options
     assert tls['cert'] == '/var/lib/uwsgi-topology/certs/tls.crt'
@@ -69,7 +69,7 @@ def test_plan_shape_and_specs():
     text = render_ini(compile_options(node['spec'], build={'plugin_build': True}))
     assert 'plugin = python3\n' in text
     assert ('subscribe2 = server=10.0.0.1:2626,key=a.example.com,addr=10.0.1.1:3031,weight=2,'
-            'sign=SHA1:/var/lib/uwsgi-topology/keys/a.example.com.pem\n') in text
+            'sign=SHA256:/var/lib/uwsgi-topology/keys/a.example.com.pem\n') in text
     assert 'sni_key=/var/lib/uwsgi-topology/certs/a.example.com.key,sni_crt=' in text
     assert result['hosts']['n1']['private_keys'] == ['a.example.com']
     assert result['hosts']['core']['routers'][0]['pubkey_dir'] is None
@@ -154,7 +154,8 @@ BAD = [
      'host n2: uwsgi_node_instances[1].port', 'already claimed by instance b1'),
     ('duplicate port router stats vs node', _set(['r1', 'uwsgi_router_instances', 1, 'stats_port'], 80),
      'host r1: uwsgi_router_instances[1].stats_port', 'TCP port 80'),
-    ('cycle in federation', _cycle, 'resubscribe_to', 'cycle'),
+    ('cycle in federation', _cycle, 'host core: uwsgi_router_instances[0].resubscribe_to',
+     'cycle (core -> edge -> core)'),
     ('signed node to an unsigned router', _set(['n2', 'uwsgi_node_instances', 0, 'subscriptions'],
                                                [{'router': 'core', 'key': 'x', 'signed': True}]),
      'host n2: uwsgi_node_instances[0].subscriptions[0].signed', 'does not check signatures'),
@@ -165,9 +166,10 @@ BAD = [
      'host n2: uwsgi_node_instances[0].subscriptions[0].key', 'not served by router'),
     ('2.1-only option on a 2.0 build', _set(['r1', 'uwsgi_router_instances', 0, 'spec'],
                                             {'subscriptions': {'server_params': {'mountpoints_depth': 1}}}),
-     'host r1: uwsgi_router_instances[0]', 'exists only in uWSGI 2.1'),
+     'host r1: uwsgi_router_instances[0].spec.subscriptions.server_params.mountpoints_depth',
+     'exists only in uWSGI 2.1'),
     ('differing weights on 2.0', _set(['n1', 'uwsgi_node_instances', 0, 'subscriptions', 1, 'weight'], 3),
-     'host n1: uwsgi_node_instances[0]', 'weight global'),
+     'host n1: uwsgi_node_instances[0].subscriptions[1].weight', 'weight global'),
     ('wrr weights not multiples of the smallest', _set(['n2', 'uwsgi_node_instances', 1, 'subscriptions', 0, 'weight'], 3),
      'host n2: uwsgi_node_instances[1].subscriptions[0].weight', 'weight 3 would act as 1'),
     ('sni to an http router', _set(['n2', 'uwsgi_node_instances', 0, 'subscriptions', 0, 'sni'], True),
@@ -187,9 +189,10 @@ BAD = [
         h['n2']['uwsgi_node_instances'][0].update(subscriptions=[{'router': 'core', 'key': 'x'}])),
      'host n2: uwsgi_node_instances[0].subscriptions[0].router', 'no subscription_port'),
     ('signed router with two workers', _set(['r1', 'uwsgi_router_instances', 0, 'workers'], 2),
-     'host r1: uwsgi_router_instances[0]', 'must be 1 when subscriptions are signed'),
+     'host r1: uwsgi_router_instances[0].workers', 'must be 1 when subscriptions are signed'),
     ('federation into a secured router', lambda h: h['r1']['uwsgi_router_instances'][0].update(
-        type='fast', resubscribe_to=['tls']), 'resubscribe_to[0]', 'forwards resubscriptions unsigned'),
+        type='fast', resubscribe_to=['tls']), 'host r1: uwsgi_router_instances[0].resubscribe_to[0]',
+     'forwards resubscriptions unsigned'),
     ('http edge federating', lambda h: h['r1']['uwsgi_router_instances'][0].update(resubscribe_to=['core']),
      'host r1: uwsgi_router_instances[0].type', 'must be a fastrouter'),
     ('missing router instances', _set(['core', 'uwsgi_router_instances'], None),
@@ -210,7 +213,7 @@ def test_bad_inventories(name, change, where, fragment):
     with pytest.raises(TopologyError) as info:
         plan(hosts, resolve=lambda name: None)
     message = str(info.value)
-    assert where in message
+    assert message.startswith(where + ': '), message
     assert fragment in message
 
 
@@ -311,3 +314,414 @@ def test_warnings_for_federation_name_the_edges_and_the_bypassed_signatures():
     assert len(warnings) == 2, warnings
     assert warnings[1].startswith('host r1: uwsgi_router_instances[0] (router edge) takes unsigned subscriptions '
                                   'on 10.0.0.1:2626')
+
+
+# ---------------------------------------------------------------- issue 9: every refusal names what the operator wrote
+
+
+def _router(hosts, host='r1', index=0):
+    return hosts[host]['uwsgi_router_instances'][index]
+
+
+def _node(hosts, host='n1', index=0):
+    return hosts[host]['uwsgi_node_instances'][index]
+
+
+def _refused(hosts=None, **kwargs):
+    with pytest.raises(TopologyError) as info:
+        plan(hosts, resolve=lambda name: None, **kwargs)
+    return str(info.value)
+
+
+def _lone(router, node):
+    """One router host and one node host subscribing to it."""
+    return ({'r': {'ansible_host': '10.0.0.1', 'uwsgi_router_instances': [router]},
+             'n': {'ansible_host': '10.0.1.1', 'uwsgi_node_instances': [node]}},
+            {'uwsgi_routers': ['r'], 'uwsgi_nodes': ['n']})
+
+
+# Each: (id, change to the inventory, the whole path, a fragment of the message).
+FIELDS = [
+    # key and cert come as a pair or not at all.
+    ('key without cert', lambda h: _router(h, index=1).update(key='/etc/ssl/own.key'),
+     'host r1: uwsgi_router_instances[1].cert', 'key and cert come as a pair or not at all'),
+    ('cert without key', lambda h: _router(h, index=1).update(cert='/etc/ssl/own.crt'),
+     'host r1: uwsgi_router_instances[1].key', 'key and cert come as a pair or not at all'),
+    ('cert on an http router', lambda h: _router(h).update(cert='/etc/ssl/own.crt', key='/etc/ssl/own.key'),
+     'host r1: uwsgi_router_instances[0].cert', 'https and ssl routers only'),
+    ('relative cert', lambda h: _router(h, index=1).update(cert='own.crt', key='/etc/ssl/own.key'),
+     'host r1: uwsgi_router_instances[1].cert', 'must be an absolute path'),
+    ('cert and key one file', lambda h: _router(h, index=1).update(cert='/etc/ssl/own.pem', key='/etc/ssl/own.pem'),
+     'host r1: uwsgi_router_instances[1].key', 'must not be the certificate file'),
+    # bind_address: an IPv4 literal, never a port.
+    ('bind address with a port', lambda h: _router(h).update(bind_address='10.0.0.5:9000'),
+     'host r1: uwsgi_router_instances[0].bind_address', "without a port, got '10.0.0.5:9000'"),
+    ('bind address a name', lambda h: _router(h).update(bind_address='lb.example.com'),
+     'host r1: uwsgi_router_instances[0].bind_address', 'numeric IPv4 address'),
+    ('bind address IPv6', lambda h: _router(h).update(bind_address='::1'),
+     'host r1: uwsgi_router_instances[0].bind_address', 'IPv6 is not supported'),
+    ('bind address out of range', lambda h: _router(h).update(bind_address='10.0.0.256'),
+     'host r1: uwsgi_router_instances[0].bind_address', 'numeric IPv4 address'),
+    # Instance fields, checked where they are read.
+    ('fractional weight', _set(['n1', 'uwsgi_node_instances', 0, 'subscriptions', 0, 'weight'], 2.5),
+     'host n1: uwsgi_node_instances[0].subscriptions[0].weight', 'must be an integer, got 2.5'),
+    ('zero weight', _set(['n1', 'uwsgi_node_instances', 0, 'subscriptions', 0, 'weight'], 0),
+     'host n1: uwsgi_node_instances[0].subscriptions[0].weight', 'must be >= 1, got 0'),
+    ('tolerance zero', lambda h: _router(h).update(tolerance=0),
+     'host r1: uwsgi_router_instances[0].tolerance', 'must be >= 1, got 0'),
+    ('tolerance a word', lambda h: _router(h).update(tolerance='long'),
+     'host r1: uwsgi_router_instances[0].tolerance', "must be an integer, got string 'long'"),
+    ('sign tolerance negative', lambda h: _router(h).update(sign_tolerance=-5),
+     'host r1: uwsgi_router_instances[0].sign_tolerance', 'must be >= 1, got -5'),
+    ('unknown algorithm', lambda h: _router(h).update(algorithm='fastest'),
+     'host r1: uwsgi_router_instances[0].algorithm', 'must be one of wrr, lrc, wlrc, iphash'),
+    ('iphash on 2.0', lambda h: _router(h).update(algorithm='iphash'),
+     'host r1: uwsgi_router_instances[0].algorithm', 'iphash exists only in uWSGI 2.1'),
+    ('workers zero', lambda h: _router(h).update(workers=0),
+     'host r1: uwsgi_router_instances[0].workers', 'must be >= 1, got 0'),
+    ('keys empty', lambda h: _router(h).update(keys=[]),
+     'host r1: uwsgi_router_instances[0].keys', 'must not be an empty list'),
+    ('key with a space', lambda h: _router(h).update(keys=['a.example.com', 'b example']),
+     'host r1: uwsgi_router_instances[0].keys[1]', 'must not contain spaces'),
+    ('keys a mapping', lambda h: _router(h).update(keys={'a': 1}),
+     'host r1: uwsgi_router_instances[0].keys', 'must be a string'),
+    ('secured a word', lambda h: _router(h).update(secured='maybe'),
+     'host r1: uwsgi_router_instances[0].secured', 'must be a boolean'),
+    ('sni a number', lambda h: _router(h, index=1).update(sni=3),
+     'host r1: uwsgi_router_instances[1].sni', 'must be a boolean'),
+    ('type null is http, type a list is not', lambda h: _router(h).update(type=['http']),
+     'host r1: uwsgi_router_instances[0].type', 'must be one of http, https, ssl, fast, raw'),
+    ('resubscribe_to a mapping', lambda h: _router(h).update(type='fast', resubscribe_to={'core': 1}),
+     'host r1: uwsgi_router_instances[0].resubscribe_to', 'must be a string'),
+    ('resubscribe_to an unknown router', lambda h: _router(h).update(type='fast', resubscribe_to='nowhere'),
+     'host r1: uwsgi_router_instances[0].resubscribe_to', "'nowhere' names no router"),
+    ('callable not a name', lambda h: _node(h).update(callable='app()'),
+     'host n1: uwsgi_node_instances[0].callable', 'Python identifier'),
+    ('wsgi_file relative', lambda h: _node(h).update(wsgi_file='app.py'),
+     'host n1: uwsgi_node_instances[0].wsgi_file', 'must be an absolute path on the node host'),
+    ('processes zero', lambda h: _node(h).update(processes=0),
+     'host n1: uwsgi_node_instances[0].processes', 'must be >= 1, got 0'),
+    ('announce interval a float', lambda h: _node(h).update(announce_interval=1.5),
+     'host n1: uwsgi_node_instances[0].announce_interval', 'must be an integer, got 1.5'),
+    ('subscriptions a mapping', lambda h: _node(h).update(subscriptions={'router': 'edge'}),
+     'host n1: uwsgi_node_instances[0].subscriptions', 'must be a list'),
+    ('subscription router a list', _set(['n1', 'uwsgi_node_instances', 0, 'subscriptions', 0, 'router'], ['edge']),
+     'host n1: uwsgi_node_instances[0].subscriptions[0].router', 'must be a string'),
+    ('subscription key with a space', _set(['n1', 'uwsgi_node_instances', 0, 'subscriptions', 0, 'key'], 'a b'),
+     'host n1: uwsgi_node_instances[0].subscriptions[0].key', 'must not contain spaces'),
+    ('subscription signed a word', _set(['n1', 'uwsgi_node_instances', 0, 'subscriptions', 0, 'signed'], 'maybe'),
+     'host n1: uwsgi_node_instances[0].subscriptions[0].signed', 'must be a boolean'),
+    ('subscription twice', lambda h: _node(h, 'n2', 0)['subscriptions'].append(
+        {'router': 'edge', 'key': 'b.example.com'}),
+     'host n2: uwsgi_node_instances[0].subscriptions[1].router', 'a second time (also in '
+     'uwsgi_node_instances[0].subscriptions[0])'),
+    ('subscription not a mapping', _set(['n1', 'uwsgi_node_instances', 0, 'subscriptions', 0], 'edge'),
+     'host n1: uwsgi_node_instances[0].subscriptions[0]', 'must be a mapping'),
+    ('prefix the root', _set(['n1', 'uwsgi_topology_prefix'], '/'),
+     'host n1: uwsgi_topology_prefix', 'must not be the root directory'),
+    ('host build not a mapping', _set(['n1', 'uwsgi_topology_build'], 'pypi'),
+     'host n1: uwsgi_topology_build', 'must be a mapping of build facts'),
+    ('host build fact of wrong type', _set(['n1', 'uwsgi_topology_build'], {'ssl': 'maybe'}),
+     'host n1: uwsgi_topology_build.ssl', 'must be a boolean'),
+    # Build facts the compiler gates on, named by the field that asks for them.
+    ('https router on a build without SSL', lambda h: h['r1'].update(uwsgi_topology_build={'ssl': False}),
+     'host r1: uwsgi_router_instances[0].secured', 'needs a uWSGI built with SSL'),
+    ('signed node on a build without SSL', lambda h: h['n1'].update(uwsgi_topology_build={'ssl': False}),
+     'host n1: uwsgi_node_instances[0].subscriptions[0].signed', 'needs a uWSGI built with SSL'),
+    ('router type missing from the build', lambda h: h['core'].update(uwsgi_topology_build={'routers': ['fast']}),
+     'host core: uwsgi_router_instances[0].type', 'has no http router'),
+    # spec: every documented form works or is refused where it was written.
+    ('spec a string', lambda h: _router(h).update(spec='fast'),
+     'host r1: uwsgi_router_instances[0].spec', 'must be a mapping'),
+    ('spec.router a string', lambda h: _router(h).update(spec={'router': 'fast'}),
+     'host r1: uwsgi_router_instances[0].spec.router', "must be a mapping of the router's own spec keys"),
+    ('spec.router a list', lambda h: _router(h).update(spec={'router': [{'type': 'http'}]}),
+     'host r1: uwsgi_router_instances[0].spec.router', 'must be a mapping'),
+    ('spec.router on a node', lambda h: _node(h).update(spec={'router': {}}),
+     'host n1: uwsgi_node_instances[0].spec.router', 'applies to router instances only'),
+    ('spec.router unknown key', lambda h: _router(h).update(spec={'router': {'bogus': 1}}),
+     'host r1: uwsgi_router_instances[0].spec.router.bogus', 'unknown parameter'),
+    ('spec.router overriding the bind', lambda h: _router(h).update(spec={'router': {'bind': '10.0.0.1:81'}}),
+     'host r1: uwsgi_router_instances[0].spec.router.bind', "would replace '10.0.0.1:80'"),
+    ('spec.router overriding the stats server', lambda h: _router(h).update(
+        spec={'router': {'basic_params': {'stats_server': '127.0.0.1:1'}}}),
+     'host r1: uwsgi_router_instances[0].spec.router.basic_params.stats_server', "from the instance's stats_port"),
+    ('spec.router workers over the signed limit', lambda h: _router(h).update(
+        spec={'router': {'basic_params': {'workers': 2}}}),
+     'host r1: uwsgi_router_instances[0].spec.router.basic_params.workers', 'must be 1 when subscriptions are signed'),
+    ('spec.router forwarder of an unknown type', lambda h: _router(h).update(
+        spec={'router': {'forward_to': {'type': 'magic'}}}),
+     'host r1: uwsgi_router_instances[0].spec.router.forward_to.type', "unknown forwarder string 'magic'"),
+    ('spec.router second forwarder broken', lambda h: _router(h).update(
+        spec={'router': {'forward_to': [{'type': 'path', 'sockets_dir': '/run/%s'}, {'type': 'magic'}]}}),
+     'host r1: uwsgi_router_instances[0].spec.router.forward_to[1].type', 'unknown forwarder'),
+    ('spec.subscriptions a list', lambda h: _router(h).update(spec={'subscriptions': []}),
+     'host r1: uwsgi_router_instances[0].spec.subscriptions', 'must be a mapping'),
+    ('spec.subscriptions overriding the public key directory', lambda h: _router(h).update(
+        spec={'subscriptions': {'server_verification_params': {'dir_cert': '/srv/keys'}}}),
+     'host r1: uwsgi_router_instances[0].spec.subscriptions.server_verification_params.dir_cert',
+     "from the instance's secured"),
+    ('spec.subscriptions overriding the tolerance', lambda h: (_router(h).update(
+        tolerance=10, spec={'subscriptions': {'server_params': {'tolerance': 20}}})),
+     'host r1: uwsgi_router_instances[0].spec.subscriptions.server_params.tolerance', "from the instance's tolerance"),
+    ('spec.subscriptions subscribe a mapping on a node', lambda h: _node(h).update(
+        spec={'subscriptions': {'subscribe': {'server': '10.0.0.9:2626', 'key': 'x', 'address': '10.0.1.1:3031'}}}),
+     'host n1: uwsgi_node_instances[0].spec.subscriptions.subscribe', 'must be a list'),
+    ('spec.subscriptions second subscribe broken', lambda h: _node(h, 'n2', 0).update(
+        spec={'subscriptions': {'subscribe': [{'server': '10.0.0.9:2626', 'key': 'x', 'address': '10.0.1.2:3031'},
+                                              {'server': 'core.example', 'key': 'x', 'address': '10.0.1.2:3031'}]}}),
+     'host n2: uwsgi_node_instances[0].spec.subscriptions.subscribe[1].server', 'must be a numeric IPv4 address'),
+    ('spec.options not a list', lambda h: _node(h).update(spec={'options': 'harakiri=30'}),
+     'host n1: uwsgi_node_instances[0].spec.options', 'must be a mapping or a list of [name, value] pairs'),
+    ('spec.options pair of three', lambda h: _node(h).update(spec={'options': [['harakiri', 30, 1]]}),
+     'host n1: uwsgi_node_instances[0].spec.options[0]', 'must be a [name, value] pair'),
+    ('spec.options mapping overriding processes', lambda h: _node(h).update(spec={'options': {'processes': 4}}),
+     'host n1: uwsgi_node_instances[0].spec.options.processes', "from the instance's processes"),
+    ('spec.options list overriding wsgi-file', lambda h: _node(h).update(
+        spec={'options': [['harakiri', 30], ['wsgi-file', '/srv/other.py']]}),
+     'host n1: uwsgi_node_instances[0].spec.options[1]', "'wsgi-file' is written by the planner"),
+    ('spec.options alias of processes', lambda h: _node(h).update(spec={'options': {'workers': 4}}),
+     'host n1: uwsgi_node_instances[0].spec.options.workers', "from the instance's processes"),
+    ('spec.options value with a line break', lambda h: _node(h).update(
+        spec={'options': [['harakiri', 30], ['env', 'A=1\nB=2']]}),
+     'host n1: uwsgi_node_instances[0].spec.options[1]', 'must not contain a line break'),
+    ('spec.options mapping value broken', lambda h: _router(h).update(spec={'options': {'harakiri': None}}),
+     'host r1: uwsgi_router_instances[0].spec.options.harakiri', 'must be a string'),
+    ('spec.options option name', lambda h: _router(h).update(spec={'options': [['bad name', 1]]}),
+     'host r1: uwsgi_router_instances[0].spec.options[0]', 'not a uWSGI option name'),
+    ('spec.options set by the compiler', lambda h: _router(h).update(spec={'options': {'master': False}}),
+     'host r1: uwsgi_router_instances[0].spec.options.master', 'set by the compiler'),
+    ('spec.options ssl session cache with SNI', lambda h: _router(h, index=1).update(
+        spec={'options': {'ssl-sessions-use-cache': True, 'sni-dir': '/etc/sni'}}),
+     'host r1: uwsgi_router_instances[1].spec.options', 'breaks SNI'),
+    ('spec.plugins a mapping', lambda h: _node(h).update(spec={'plugins': {'python3': True}}),
+     'host n1: uwsgi_node_instances[0].spec.plugins', 'must be a string'),
+    ('spec.plugins element', lambda h: _node(h).update(spec={'plugins': ['python3', None]}),
+     'host n1: uwsgi_node_instances[0].spec.plugins[1]', 'must be a string'),
+]
+
+
+@pytest.mark.parametrize('name, change, where, fragment', FIELDS, ids=[f[0] for f in FIELDS])
+def test_instance_fields_are_checked_where_they_are_read(name, change, where, fragment):
+    hosts = copy.deepcopy(inventory())
+    change(hosts)
+    message = _refused(hosts)
+    assert message.startswith(where + ': '), message
+    assert fragment in message
+
+
+PLAY = [
+    (dict(version='1.9'), "play variable uwsgi_topology_version: must be one of 2.0, 2.1, got '1.9'"),
+    (dict(version=['2.0']), 'play variable uwsgi_topology_version: must be one of 2.0, 2.1, got a list'),
+    (dict(default_announce_interval=0), 'play variable uwsgi_topology_announce_interval: must be >= 1, got 0'),
+    (dict(default_announce_interval='often'), "play variable uwsgi_topology_announce_interval: must be an integer"),
+    (dict(default_build={'ssl': 'yes'}), 'play variable uwsgi_topology_build.ssl: must be a boolean'),
+    (dict(default_build={'routers': ['http', 'tcp']}),
+     'play variable uwsgi_topology_build.routers[1]: unknown router type'),
+    (dict(default_build=['ssl']), 'play variable uwsgi_topology_build: must be a mapping of build facts'),
+    (dict(secured='maybe'), "play variable uwsgi_topology_secured: must be a boolean, got string 'maybe'"),
+    (dict(digest='MD5'), "play variable uwsgi_topology_digest: must be one of SHA1, SHA256, SHA384, SHA512, got 'MD5'"),
+    (dict(default_prefix='srv'), "play variable uwsgi_topology_prefix: must be an absolute path, got 'srv'"),
+    (dict(router_group=None), 'play variable uwsgi_topology_router_group: must be a string, got null'),
+]
+
+
+@pytest.mark.parametrize('kwargs, expected', PLAY, ids=[sorted(p[0])[0] + '-' + str(i) for i, p in enumerate(PLAY)])
+def test_play_variables_are_checked_once_and_named_as_such(kwargs, expected):
+    """A bad play-level value is blamed on the play variable, never on whichever instance compiles first."""
+    with pytest.raises(TopologyError) as info:
+        plan(**kwargs)
+    assert str(info.value).startswith(expected), str(info.value)
+
+
+def test_play_variables_are_read_as_given():
+    """The string forms of the play variables work (the filter passes the version as a string)."""
+    result = plan(version=2.0, secured='yes', default_announce_interval='3', default_prefix='/srv/topo/')
+    node = result['hosts']['n1']['nodes'][0]
+    assert node['spec']['subscriptions']['client_params'] == {'announce_interval': 3}
+    assert result['hosts']['n1']['paths']['prefix'] == '/srv/topo'
+
+
+def test_bind_address_ipv4_and_wildcard_are_bound():
+    hosts = inventory()
+    _router(hosts).update(bind_address='10.0.0.7')
+    _router(hosts, 'core').update(bind_address='0.0.0.0')
+    result = plan(hosts)
+    edge = result['hosts']['r1']['routers'][0]
+    assert edge['bind'] == '10.0.0.7:80'
+    assert ['http', '10.0.0.7:80'] in compile_options(edge['spec'])
+    # The subscription server stays on the host's address.
+    assert edge['subscription'] == '10.0.0.1:2626'
+    assert result['hosts']['core']['routers'][0]['bind'] == '0.0.0.0:80'
+
+
+def _chain():
+    """node -> edge (fast) -> mid (fast) -> core: a federation three routers deep."""
+    hosts = {
+        'e': {'ansible_host': '10.0.0.1', 'uwsgi_router_instances': [
+            {'name': 'edge', 'type': 'fast', 'port': 3017, 'subscription_port': 2626, 'secured': False,
+             'resubscribe_to': 'mid'}]},
+        'm': {'ansible_host': '10.0.0.2', 'uwsgi_router_instances': [
+            {'name': 'mid', 'type': 'fast', 'port': 3018, 'subscription_port': 2626, 'secured': False,
+             'resubscribe_to': ['core']}]},
+        'c': {'ansible_host': '10.0.0.3', 'uwsgi_router_instances': [
+            {'name': 'core', 'type': 'http', 'port': 80, 'subscription_port': 2626, 'secured': False}]},
+        'n': {'ansible_host': '10.0.1.1', 'uwsgi_node_instances': [
+            {'name': 'a1', 'port': 3031, 'subscriptions': [{'router': 'edge', 'key': 'app.test'}]},
+            {'name': 'a2', 'port': 3032, 'subscriptions': [{'router': 'mid', 'key': 'app.test'}]}]},
+    }
+    return hosts, {'uwsgi_routers': ['e', 'm', 'c'], 'uwsgi_nodes': ['n']}
+
+
+def test_federation_three_deep_expects_the_hop_that_really_resubscribes():
+    hosts, groups = _chain()
+    result = plan(hosts, groups)
+    core = result['hosts']['c']['routers'][0]
+    mid = result['hosts']['m']['routers'][0]
+    edge = result['hosts']['e']['routers'][0]
+    # Each router's pool holds its direct subscribers: the core sees mid, never the edge below it.
+    assert core['expect'] == {'app.test': ['10.0.0.2:3018']}
+    assert mid['expect'] == {'app.test': ['10.0.0.1:3017', '10.0.1.1:3032']}
+    assert edge['expect'] == {'app.test': ['10.0.1.1:3031']}
+    # Requests are answered by every node reachable through the router.
+    assert core['answers'] == {'app.test': ['10.0.1.1:3031', '10.0.1.1:3032']}
+    assert mid['answers'] == {'app.test': ['10.0.1.1:3031', '10.0.1.1:3032']}
+    assert edge['answers'] == {'app.test': ['10.0.1.1:3031']}
+    assert ['fastrouter-resubscribe', '10.0.0.3:2626'] in compile_options(mid['spec'])
+    assert ['fastrouter-resubscribe', '10.0.0.2:2626'] in compile_options(edge['spec'])
+
+
+def test_federated_edge_bound_to_the_wildcard_is_refused():
+    hosts, groups = _chain()
+    hosts['m']['uwsgi_router_instances'][0]['bind_address'] = '0.0.0.0'
+    with pytest.raises(TopologyError) as info:
+        plan(hosts, groups)
+    assert str(info.value).startswith('host m: uwsgi_router_instances[0].bind_address: must not be the wildcard '
+                                      '0.0.0.0 on a federated edge'), str(info.value)
+
+
+def test_federated_edge_without_subscription_port_is_refused():
+    hosts, groups = _chain()
+    del hosts['e']['uwsgi_router_instances'][0]['subscription_port']
+    del hosts['n']['uwsgi_node_instances'][0]
+    with pytest.raises(TopologyError) as info:
+        plan(hosts, groups)
+    assert str(info.value).startswith('host e: uwsgi_router_instances[0].resubscribe_to: needs a subscription_port')
+
+
+def test_spec_options_mapping_is_added_to_the_planners_options():
+    hosts = inventory()
+    _node(hosts).update(spec={'options': {'harakiri': 30, 'env': ['A=1', 'B=2'], 'socket': '/run/a1.sock'}})
+    node = plan(hosts)['hosts']['n1']['nodes'][0]
+    options = compile_options(node['spec'])
+    for expected in (['socket', '10.0.1.1:3031'], ['processes', '2'], ['env', 'TOPOLOGY_NODE=a1'],
+                     ['wsgi-file', '/var/lib/uwsgi-topology/apps/demo_app.py'], ['harakiri', '30'], ['env', 'A=1'],
+                     ['env', 'B=2'], ['socket', '/run/a1.sock']):
+        assert expected in options, (expected, options)
+    # The planner's socket stays first: the subscription address and the node's own socket.
+    assert [o for o in options if o[0] == 'socket'] == [['socket', '10.0.1.1:3031'], ['socket', '/run/a1.sock']]
+
+
+def test_spec_options_list_and_plugins_string_are_added():
+    hosts = inventory()
+    _node(hosts).update(spec={'options': [['harakiri', 30]], 'plugins': 'router_cache'})
+    node = plan(hosts)['hosts']['n1']['nodes'][0]
+    assert node['spec']['plugins'] == ['python3', 'router_cache']
+    assert node['spec']['options'][-1] == ['harakiri', 30]
+    text = render_ini(compile_options(node['spec'], build={'plugin_build': True}))
+    assert 'plugin = python3\nplugin = router_cache\n' in text
+
+
+def test_spec_router_and_subscriptions_add_what_the_fields_cannot_say():
+    hosts = inventory()
+    _router(hosts).update(tolerance=10, spec={
+        'router': {'basic_params': {'quiet': True}, 'connections_params': {'timeout_backend': 2}},
+        'subscriptions': {'server_params': {'tolerance': 10, 'key_dot_split': True}}})
+    edge = plan(hosts)['hosts']['r1']['routers'][0]
+    options = compile_options(edge['spec'])
+    for expected in (['http-stats', '127.0.0.1:9191'], ['http-quiet', 'true'], ['http-connect-timeout', '2'],
+                     ['subscription-tolerance', '10'], ['subscription-dotsplit', 'true']):
+        assert expected in options, (expected, options)
+
+
+def test_signatures_use_sha256_by_default():
+    result = plan()
+    assert result['digest'] == 'SHA256'
+    edge = result['hosts']['r1']['routers'][0]
+    assert edge['spec']['subscriptions']['server_verification_params']['digest_algo'] == 'SHA256'
+    node = result['hosts']['n1']['nodes'][0]
+    assert node['spec']['subscriptions']['subscribe'][0]['signing'] == [
+        'SHA256', '/var/lib/uwsgi-topology/keys/a.example.com.pem']
+
+
+@pytest.mark.parametrize('digest', ['SHA1', 'SHA384', 'SHA512'])
+def test_signature_digest_is_selectable(digest):
+    result = plan(digest=digest)
+    assert result['digest'] == digest
+    edge = result['hosts']['r1']['routers'][0]
+    assert ['subscriptions-sign-check', '%s:/var/lib/uwsgi-topology/pubkeys/edge' % digest] in compile_options(
+        edge['spec'])
+    text = render_ini(compile_options(result['hosts']['n2']['nodes'][0]['spec']))
+    assert 'sign=%s:/var/lib/uwsgi-topology/keys/b.example.com.pem' % digest in text
+
+
+def test_tls_router_reloads_on_its_own_certificate_after_the_sni_ones():
+    result = plan()
+    edge, tls = result['hosts']['r1']['routers']
+    reloads = [value for name, value in compile_options(tls['spec']) if name == 'touch-reload']
+    assert reloads == ['/var/lib/uwsgi-topology/certs/a.example.com.crt',
+                       '/var/lib/uwsgi-topology/certs/b.example.com.crt',
+                       '/var/lib/uwsgi-topology/certs/tls.crt']
+    assert tls['reload_on'] == reloads
+    assert edge['reload_on'] == []
+    assert 'touch-reload' not in [name for name, _value in compile_options(edge['spec'])]
+
+
+def test_operators_certificate_reloads_the_router_too():
+    hosts = inventory()
+    _router(hosts, index=1).update(cert='/etc/ssl/own.crt', key='/etc/ssl/own.key', sni=False)
+    for host in ('n1', 'n2'):
+        for node in hosts[host]['uwsgi_node_instances']:
+            for sub in node['subscriptions']:
+                sub['sni'] = False
+    tls = plan(hosts)['hosts']['r1']['routers'][1]
+    assert tls['reload_on'] == ['/etc/ssl/own.crt']
+    assert ['touch-reload', '/etc/ssl/own.crt'] in compile_options(tls['spec'])
+
+
+def test_generated_router_certificate_must_not_be_an_sni_certificate():
+    hosts = inventory()
+    _router(hosts, index=1)['name'] = 'a.example.com'
+    for node in hosts['n1']['uwsgi_node_instances']:
+        for sub in node['subscriptions']:
+            if sub['router'] == 'tls':
+                sub['router'] = 'a.example.com'
+    message = _refused(hosts)
+    assert message.startswith('host r1: uwsgi_router_instances[1].name: certificate '
+                              "'/var/lib/uwsgi-topology/certs/a.example.com.crt' is also the file of key "
+                              "'a.example.com'"), message
+
+
+def test_algorithm_aliases_are_the_uwsgi_names():
+    hosts = inventory()
+    _node(hosts, 'n2', 1)['subscriptions'][0]['weight'] = 3
+    for router in hosts['r1']['uwsgi_router_instances']:
+        router['algorithm'] = 'weighted_least_reference_count'
+    edge = plan(hosts)['hosts']['r1']['routers'][0]
+    assert edge['spec']['subscriptions']['server_params']['balancing_algo'] == 'wlrc'
+
+
+def test_iphash_and_differing_weights_on_21():
+    hosts = inventory()
+    _router(hosts).update(algorithm='iphash')
+    _node(hosts)['subscriptions'][1]['weight'] = 4
+    result = plan(hosts, version='2.1')
+    assert ['subscription-algo', 'iphash'] in compile_options(result['hosts']['r1']['routers'][0]['spec'],
+                                                              version='2.1')
+
+
+def test_every_vassal_of_the_plan_compiles_for_its_host():
+    result = plan()
+    for host_plan in result['hosts'].values():
+        for instance in host_plan['routers'] + host_plan['nodes']:
+            assert compile_options(instance['spec'])
