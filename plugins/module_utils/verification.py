@@ -331,10 +331,13 @@ def pool_summary(current_pools, names):
 def summary_lines(entry, pools=None, probes=None):
     """One line per key, ready to print.
 
-    From the pools when they were read (``edge key app.test: app1 [127.0.0.1:13031] weight=1
-    requests=8 live, ...``), else from the answers of the probes.
+    From the pools when they were read (``edge (http 127.0.0.1:18080) key app.test: app1
+    [127.0.0.1:13031] weight=1 requests=8 live, ...``), else from the answers of the probes.
     """
     lines = []
+    router = entry['router']
+    if entry.get('bind'):
+        router = '%s (%s %s)' % (router, entry['type'], entry['bind'])
     if pools is not None:
         for pool in pools:
             labels = []
@@ -342,16 +345,16 @@ def summary_lines(entry, pools=None, probes=None):
                 who = '%s [%s]' % (node['name'], node['address']) if node['name'] else node['address']
                 state = 'live' if node['live'] else 'DEAD'
                 labels.append('%s weight=%s requests=%s %s' % (who, node['weight'], node['requests'], state))
-            lines.append('%s key %s: %s' % (entry['router'], pool['key'], ', '.join(labels) or 'no nodes'))
+            lines.append('%s key %s: %s' % (router, pool['key'], ', '.join(labels) or 'no nodes'))
         if not pools:
-            lines.append('%s: no pools (no node has subscribed)' % entry['router'])
+            lines.append('%s: no pools (no node has subscribed)' % router)
         return lines
     for report in probes or []:
         answered = ', '.join('%s x%d' % (body, n) for body, n in sorted((report.get('bodies') or {}).items()))
         lines.append('%s key %s: answered by %s (no stats server: pools not read)'
-                     % (entry['router'], report['key'], answered or 'nobody'))
+                     % (router, report['key'], answered or 'nobody'))
     if not lines:
-        lines.append('%s: nothing to verify (no stats server, no probe)' % entry['router'])
+        lines.append('%s: nothing to verify (no stats server, no probe)' % router)
     return lines
 
 

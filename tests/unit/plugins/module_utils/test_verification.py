@@ -313,7 +313,7 @@ def test_success_waits_probes_and_summarises(router):
         {'address': APP1, 'name': 'app1', 'weight': 1, 'requests': 3, 'live': True, 'death_mark': 0, 'failcnt': 0},
         {'address': APP2, 'name': 'app2', 'weight': 1, 'requests': 3, 'live': True, 'death_mark': 0, 'failcnt': 0}]}]
     assert result['summary'] == [
-        'edge-http key app.test: app1 [127.0.0.1:13031] weight=1 requests=3 live, '
+        'edge-http (http 127.0.0.1:%d) key app.test: app1 [127.0.0.1:13031] weight=1 requests=3 live, ' % router.port +
         'app2 [127.0.0.1:13032] weight=1 requests=3 live']
     assert router.stats.connections == 2  # the wait (met at once) and the read after the requests
     json.dumps(result)
@@ -334,8 +334,8 @@ def test_node_missing_from_the_pool_times_out_naming_it():
     assert result['missing'] == [{'key': 'app.test', 'present': True, 'expected': [APP1, APP2],
                                   'live': [APP1, APP3], 'dead': [], 'missing': [APP2], 'unexpected': [APP3]}]
     assert fake.hosts == []  # no request before the pools are right
-    assert result['summary'] == ['edge-http key app.test: app1 [127.0.0.1:13031] weight=1 requests=0 live, '
-                                 '127.0.0.1:13033 weight=1 requests=0 live']
+    assert result['summary'] == ['edge-http (http 127.0.0.1:%d) key app.test: app1 [127.0.0.1:13031] weight=1 '
+                                 'requests=0 live, 127.0.0.1:13033 weight=1 requests=0 live' % fake.port]
     assert fake.stats.connections >= 1
 
 
@@ -437,8 +437,8 @@ def test_without_stats_the_summary_comes_from_the_answers(router):
     result = verification.verify_router(entry_for(router, pools={}, stats=False), requests_per_node=1)
     assert 'pools' not in result
     assert result['waited'] == 0.0
-    assert result['summary'] == ['edge-http key app.test: answered by app1 x1, app2 x1 '
-                                 '(no stats server: pools not read)']
+    assert result['summary'] == ['edge-http (http 127.0.0.1:%d) key app.test: answered by app1 x1, app2 x1 '
+                                 '(no stats server: pools not read)' % router.port]
     assert router.stats.connections == 0
 
 
@@ -453,8 +453,8 @@ def test_without_connect_the_pools_are_checked_and_named_but_nothing_is_sent(rou
     result = verification.verify_router(entry_for(router, rtype='fast', connect=False))
     assert router.hosts == []
     assert result['probes'] == []
-    assert result['summary'] == ['edge-http key app.test: app1 [127.0.0.1:13031] weight=1 requests=0 live, '
-                                 'app2 [127.0.0.1:13032] weight=1 requests=0 live']
+    assert result['summary'] == ['edge-http (fast 127.0.0.1:%d) key app.test: app1 [127.0.0.1:13031] weight=1 '
+                                 'requests=0 live, app2 [127.0.0.1:13032] weight=1 requests=0 live' % router.port]
 
 
 def test_a_key_no_node_answers_sends_nothing(router):

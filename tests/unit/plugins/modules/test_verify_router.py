@@ -48,8 +48,8 @@ def test_success(run_module, router):
     assert result['probes'][0]['bodies'] == {'app1': 2, 'app2': 2}
     assert result['probes'][0]['attempts'] == 1
     assert result['summary'] == [
-        'edge-http key app.test: app1 [127.0.0.1:13031] weight=1 requests=2 live, '
-        'app2 [127.0.0.1:13032] weight=1 requests=2 live']
+        'edge-http (http 127.0.0.1:%d) key app.test: app1 [127.0.0.1:13031] weight=1 requests=2 live, '
+        'app2 [127.0.0.1:13032] weight=1 requests=2 live' % router.port]
     assert [n['name'] for n in result['pools'][0]['nodes']] == ['app1', 'app2']
     json.dumps(result)
 
@@ -92,7 +92,8 @@ def test_node_never_answering(run_module):
         'router edge-http (http://127.0.0.1:%d), key app.test, after 2 round(s) of 2 requests: '
         "nodes that never answered: app2 (127.0.0.1:13032); bodies seen: 'app1' x2" % fake.port)
     assert result['probes'][0]['missing'] == ['app2']
-    assert result['summary'][0].startswith('edge-http key app.test: app1 [127.0.0.1:13031] weight=1 requests=4 live')
+    assert result['summary'][0].startswith(
+        'edge-http (http 127.0.0.1:%d) key app.test: app1 [127.0.0.1:13031] weight=1 requests=4 live' % fake.port)
 
 
 def test_tls_success(run_module, tls_router, pki):
