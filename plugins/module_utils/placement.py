@@ -595,12 +595,13 @@ class Placer(object):
                 set_attributes(entry.dest, entry.mode, ids)
 
     def _stage(self, entry, content, ids):
+        # Reported while it waits to be moved into place, also when staged by an earlier run.
+        self.result['staged'].append(entry.stage)
         staged = inspect(entry.stage)
         if staged is not None and staged.kind == 'file' and staged.content == content \
                 and not attribute_changes(staged, entry.mode, ids)[0]:
             return
         self._changed()
-        self.result['staged'].append(entry.stage)
         self.diff.append(content_diff(entry._replace(dest=entry.stage),
                                       staged.content if staged is not None and staged.kind == 'file' else None,
                                       content))

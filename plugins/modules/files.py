@@ -240,7 +240,8 @@ pruned:
   sample: [/srv/uwsgi/certs/old.example.com.crt, /srv/uwsgi/pubkeys/old-router]
 staged:
   description:
-    - The O(files[].stage) paths written because their O(files[].dest) exists with other content.
+    - The O(files[].stage) paths that hold a replacement of their O(files[].dest) (which exists with
+      other content), written by this run or waiting since an earlier one to be moved into place.
   returned: always
   type: list
   elements: str

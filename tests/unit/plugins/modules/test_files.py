@@ -530,9 +530,10 @@ def test_a_changed_staged_file_goes_beside_the_one_in_use_and_is_kept_by_pruning
     assert renames[0][:2] == (key + '.next', 0o600)
     assert result['pruned'] == []
     _no_secret_in(result)
-    # Staged once: the same run again changes nothing (until the handover moved it).
+    # Staged once: the same run again changes nothing, and still reports it until it is moved.
     failed, again, _w = run_module(files_module.main, _staged_args(layout))
     assert not failed and not again['changed'] and os.path.exists(key + '.next')
+    assert again['staged'] == [key + '.next']
 
 
 def test_stage_must_be_beside_dest(run_module, layout):
