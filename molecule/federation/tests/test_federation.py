@@ -104,7 +104,7 @@ def test_edges_resubscribe_to_the_core_which_checks_no_signatures():
         vassal = lib.host(name).file('/var/lib/uwsgi-topology/vassals/%s.router.topology.ini' % instance).content_string
         assert 'fastrouter = %s:%d\n' % (_address(name), _router(name)['port']) in vassal, (name, vassal)
         assert 'fastrouter-resubscribe = %s\n' % core_subscription in vassal, (name, vassal)
-        assert 'subscriptions-sign-check = SHA1:' in vassal, (name, vassal)
+        assert 'subscriptions-sign-check = SHA256:' in vassal, (name, vassal)
 
 
 def test_core_pool_holds_both_edges_alive(edge_addresses, node_addresses):

@@ -7,7 +7,7 @@
         LOGFILE.pid holds the listener's pid.
     python3 rogue.py send SERVER KEY ADDRESS [--sign PEM] [--unix T] [--cmd N] [--count N] [--interval S]
         send COUNT identical subscription datagrams to SERVER (ip:port) announcing ADDRESS for
-        KEY, signed with the private key PEM (SHA1, PKCS#1 v1.5, openssl's dgst) when given;
+        KEY, signed with the private key PEM (SHA256, the collection's default digest; PKCS#1 v1.5, openssl's dgst) when given;
         prints the unix value the packets carry.
 
 The packet is uWSGI 2.0's (core/subscription.c uwsgi_send_subscription_from_fd, read by
@@ -36,11 +36,11 @@ def uwsgi_var(name, value):
 
 
 def rsa_sign(pem, data):
-    """RSA signature (SHA1, PKCS#1 v1.5) of ``data`` with the private key file ``pem``."""
+    """RSA signature (SHA256, PKCS#1 v1.5) of ``data`` with the private key file ``pem``."""
     with tempfile.NamedTemporaryFile() as stream:
         stream.write(data)
         stream.flush()
-        return subprocess.check_output(['openssl', 'dgst', '-sha1', '-sign', pem, stream.name])
+        return subprocess.check_output(['openssl', 'dgst', '-sha256', '-sign', pem, stream.name])
 
 
 def packet(key, address, unix, pem=None, cmd=0):

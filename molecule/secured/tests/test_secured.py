@@ -185,8 +185,8 @@ def test_emperor_runs_under_systemd_on_every_host():
 
 def test_router_checks_signatures_with_the_public_keys_placed(router):
     vassal = router.run('cat /var/lib/uwsgi-topology/vassals/*.router.topology.ini').stdout
-    assert re.search(r'^subscriptions-sign-check = SHA1:/\S+$', vassal, re.M), vassal
-    pubkey_dir = re.search(r'^subscriptions-sign-check = SHA1:(\S+)$', vassal, re.M).group(1)
+    assert re.search(r'^subscriptions-sign-check = SHA256:/\S+$', vassal, re.M), vassal
+    pubkey_dir = re.search(r'^subscriptions-sign-check = SHA256:(\S+)$', vassal, re.M).group(1)
     placed = router.run('ls %s' % shlex.quote(pubkey_dir)).stdout.split()
     assert sorted(placed) == sorted('%s.pem' % key for key in node_addresses()), placed
     for key in node_addresses():
