@@ -19,9 +19,12 @@ STORE = '/ctl/store'
 APP = '/coll/roles/node/files/demo_app.py'
 
 
+def subs(key):
+    return [{'router': 'edge-http', 'key': key}, {'router': 'edge-https', 'key': key}]
+
+
 def local_default():
     """The bundled one-machine default (inventory/local.yml)."""
-    subs = lambda key: [{'router': 'edge-http', 'key': key}, {'router': 'edge-https', 'key': key}]  # noqa: E731
     return {'uwsgi-local': {
         'ansible_host': '127.0.0.1', 'uwsgi_topology_prefix': PREFIX,
         'uwsgi_router_instances': [

@@ -129,8 +129,8 @@ def test_sni_vars_follow_weight():
     cmd, pairs = packet.decode(packet.encode(announce, packet.SUBSCRIBE))
 
     assert cmd == 0
-    assert [name for name, _value in pairs] == ['key', 'address', 'modifier1', 'modifier2', 'cores', 'load',
-                                                 'weight', 'sni_key', 'sni_crt', 'sni_ca']
+    assert [name for name, _value in pairs] == [
+        'key', 'address', 'modifier1', 'modifier2', 'cores', 'load', 'weight', 'sni_key', 'sni_crt', 'sni_ca']
     assert pairs[-1] == ('sni_ca', b'/r/ca.pem')
 
 

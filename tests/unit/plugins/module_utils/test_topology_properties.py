@@ -97,7 +97,7 @@ def _node(index, routers, draw):
     subscriptions = []
     refs = routers + ['r0', 'r1', 'group_edges']
     weight = draw(st.sampled_from([None, 1, 2]))
-    for _ in range(draw(st.integers(0, 2))):
+    for _round in range(draw(st.integers(0, 2))):
         sub = {'router': draw(st.sampled_from(refs)), 'key': draw(st.sampled_from(KEYS))}
         if weight is not None:
             sub['weight'] = weight
@@ -120,7 +120,7 @@ def inventories(draw):
         host = 'r%d' % h
         hosts[host] = {'ansible_host': '10.0.0.%d' % (h + 1), 'uwsgi_router_instances': []}
         groups['uwsgi_routers'].append(host)
-        for _ in range(draw(st.integers(1, 2))):
+        for _round in range(draw(st.integers(1, 2))):
             router = _router(index, draw(st.sampled_from(ROUTER_TYPES)), draw)
             hosts[host]['uwsgi_router_instances'].append(router)
             names.append(router['name'])
@@ -138,14 +138,14 @@ def inventories(draw):
         host = 'n%d' % h
         hosts[host] = {'ansible_host': '10.0.1.%d' % (h + 1), 'uwsgi_node_instances': []}
         groups['uwsgi_nodes'].append(host)
-        for _ in range(draw(st.integers(1, 2))):
+        for _round in range(draw(st.integers(1, 2))):
             hosts[host]['uwsgi_node_instances'].append(_node(index, names, draw))
             index += 1
     if draw(st.booleans()):
         # One machine for everything: ports may collide.
         for variables in hosts.values():
             variables['ansible_host'] = '127.0.0.1'
-    for _ in range(draw(st.integers(0, 3))):
+    for _round in range(draw(st.integers(0, 3))):
         _mutate(hosts, draw)
     return hosts, groups
 
@@ -252,7 +252,7 @@ def test_a_plan_whose_vassals_compile_or_a_refusal_naming_host_and_path(inventor
 def test_planning_is_deterministic(inventory):
     hosts, groups = inventory
     outcomes = []
-    for _ in range(2):
+    for _round in range(2):
         try:
             outcomes.append(plan_topology(copy.deepcopy(hosts), groups, resolve=_resolve))
         except TopologyError as error:

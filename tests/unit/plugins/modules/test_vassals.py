@@ -550,7 +550,8 @@ def test_ini_options_reads_as_uwsgi_does():
 ])
 def test_sockets_clash(first, second, clash):
     assert vassal_file.sockets_clash(first, second) is clash
-    assert vassal_file.sockets_clash(second, first) is clash
+    swapped = (second, first)
+    assert vassal_file.sockets_clash(*swapped) is clash
 
 
 def test_socket_target():
