@@ -22,6 +22,8 @@
 #   make e2e       pytest tests/e2e: site.yml on the local inventory, broken inventories, Galaxy install
 #   make molecule  the Molecule scenarios in containers (molecule/run.sh; SCENARIOS="a b")
 #   make bench     python tests/bench/bench_compile.py
+#   make bench-play  python tests/bench/bench_play.py: the site play's re-run (tasks, wall time)
+#                  against commit a03b93d, and for 1, 5 and 20 local hosts (BENCH_ARGS="--rounds 1")
 #   make demo      ansible-playbook site.yml
 #   make clean     remove .build and tests/output (keeps .venv); distclean: also .venv
 #
@@ -93,6 +95,13 @@ e2e: venv apt
 
 bench: venv
 	@cd $(ROOT) && $(VENV)/bin/python tests/bench/bench_compile.py
+
+# make bench-play BENCH_ARGS="--skip-baseline --hosts 1,5"   (--help lists the options)
+BENCH_ARGS ?=
+.PHONY: bench-play
+bench-play: venv apt
+	@$(ROOT)/scripts/collection-link.sh >/dev/null
+	@cd $(ROOT) && $(VENV)/bin/python tests/bench/bench_play.py $(BENCH_ARGS)
 
 # make demo ARGS="--check --diff"   /   make demo ARGS="-e uwsgi_topology_state=absent"
 ARGS ?=
