@@ -41,6 +41,7 @@ extends_documentation_fragment:
   - ansible.builtin.files
   - uwsgi.topology.attributes
   - uwsgi.topology.attributes.files
+  - uwsgi.topology.build
 attributes:
   check_mode:
     support: full
@@ -114,32 +115,6 @@ options:
     type: str
     choices: ['2.0', '2.1']
     default: '2.0'
-  build:
-    description:
-      - What the target's uWSGI binary was built with, as for the P(uwsgi.topology.uwsgi_options#filter)
-        filter. Omit it for a full build (SSL, routers built in).
-      - Unset keys take the compiler's defaults.
-    type: dict
-    suboptions:
-      ssl:
-        description: Whether the binary has SSL. The compiler's default is V(true).
-        type: bool
-      plugin_build:
-        description:
-          - V(true) for a Debian-style build (C(uwsgi-core)) whose routers are loadable plugins;
-            C(plugin) lines are then written first.
-          - The compiler's default is V(false) (routers built in).
-        type: bool
-      routers:
-        description: Router types the binary has. Unset means all of them.
-        type: list
-        elements: str
-      zlib:
-        description: Whether the binary has zlib. The compiler's default is V(true).
-        type: bool
-      spdy:
-        description: Whether the binary has SPDY support. The compiler's default is V(false).
-        type: bool
   strict:
     description:
       - Write C(strict = true) into each file, so that uWSGI refuses unknown options at start.
