@@ -54,9 +54,11 @@ def add_manifests(plan, store, ca_file=CA_FILE, ca_common_name=CA_COMMON_NAME, d
     keystore = _keystore(plan, layout, ca_common_name)
     ca_planned = keystore['ca'] is not None
     names = _node_names(plan)
+    servers = _routers_by_server(plan)
     for host in sorted(plan['hosts']):
         host_plan = plan['hosts'][host]
         host_plan['manifest'] = _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, names)
+        host_plan['manifest']['nodes']['drain'] = _drain(host_plan, servers)
     plan['keystore'] = keystore
     return plan
 
@@ -223,6 +225,47 @@ def _handover(host_plan, layout, paths):
                          if isinstance(entry, dict) and entry.get('key') == key and entry.get('signing')]
         out.append({'key': key, 'current': current, 'next': current + '.next',
                     'src': '%s/%s' % (layout['signing'], key_file_name(key)), 'subscriptions': subscriptions})
+    return out
+
+
+def _routers_by_server(plan):
+    """Every router's subscription server -> (the router's plan entry, its host's address)."""
+    out = {}
+    for host_plan in plan['hosts'].values():
+        for router in host_plan['routers']:
+            if router['subscription']:
+                out[router['subscription']] = (router, host_plan['address'])
+    return out
+
+
+def _drain(host_plan, servers):
+    """Per node of this host: what the uwsgi.topology.drain module needs to take it out of its pools.
+
+    A router's stats server listens on 127.0.0.1 of the router's host: its address is given only
+    for a router on the node's own machine (same address), else null (the module then cannot
+    confirm the drain there)."""
+    paths = host_plan['paths']
+    out = []
+    for node in host_plan['nodes']:
+        entries = [e for e in _subscribe_entries(node) if isinstance(e, dict)]
+        routers = []
+        for server in sorted(set(e.get('server') for e in entries if e.get('server'))):
+            router, address = servers.get(server, (None, None))
+            keys = sorted(set(e['key'] for e in entries if e.get('server') == server and e.get('key')))
+            if router is None:  # a server the operator's spec names: not one of the plan's routers
+                routers.append({'name': server, 'server': server, 'stats': None, 'keys': keys, 'tolerance': None})
+                continue
+            server_params = (router['spec'].get('subscriptions') or {}).get('server_params') or {}
+            routers.append({'name': router['name'], 'server': server,
+                            'stats': router['stats'] if address == host_plan['address'] else None,
+                            'keys': keys, 'tolerance': server_params.get('tolerance')})
+        client_params = (node['spec'].get('subscriptions') or {}).get('client_params') or {}
+        start_blocked = any(name == 'start-unsubscribed' and value in (True, 'true', 'True', '1', 1)
+                            for name, value in _options(node['spec']))
+        out.append({'instance': node['name'], 'fifo': node['fifo'],
+                    'state_file': '%s/%s.drain' % (paths['run'], node['name']), 'subscriptions': entries,
+                    'routers': routers, 'start_blocked': start_blocked,
+                    'announce_interval': client_params.get('announce_interval')})
     return out
 
 

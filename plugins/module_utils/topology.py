@@ -793,6 +793,10 @@ def _node_plan(node, subs, play):
     # Not UWSGI_*: a reloading master reads every UWSGI_<NAME> variable back as an option.
     options.append(['env', 'TOPOLOGY_NODE=%s' % node.name])
     origins.append('.name')
+    # The master FIFO the drain module writes S to (block or resume the node's announces, core/fifo.c:40-49).
+    fifo = '%s/%s.fifo' % (paths['run'], node.name)
+    options.append(['master-fifo', fifo])
+    origins.append('.name')
     subscribe = []
     private_keys = set()
     table = [(('subscriptions', 'client_params', 'announce_interval'), '.announce_interval'),
@@ -823,7 +827,7 @@ def _node_plan(node, subs, play):
         spec['subscriptions'] = subscriptions
     spec = _compile_check(_Vassal(node, spec, options, origins, table), play)
     return {'name': node.name, 'spec': spec, 'address': address, 'private_keys': sorted(private_keys),
-            'path': node.path}
+            'path': node.path, 'fifo': fifo}
 
 
 # One generated vassal before the instance's spec is added: the planner's spec, its raw options with

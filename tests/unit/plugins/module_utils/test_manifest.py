@@ -187,3 +187,40 @@ def test_planning_does_not_change_the_plan_it_was_given_except_adding():
     for host, host_plan in before['hosts'].items():
         for name, value in host_plan.items():
             assert plan['hosts'][host][name] == value
+
+
+def test_drain_entries_of_the_local_default(default_plan):
+    nodes = default_plan['hosts']['uwsgi-local']['manifest']['nodes']
+    # The vassal entries are what uwsgi.topology.vassals takes; the FIFO is in the spec.
+    assert [['master-fifo', PREFIX + '/run/%s.fifo' % v['instance']] in v['spec']['options']
+            for v in nodes['vassals']] == [True, True, True]
+    drain = nodes['drain']
+    assert [(d['instance'], d['fifo'], d['state_file']) for d in drain] == [
+        ('app1', PREFIX + '/run/app1.fifo', PREFIX + '/run/app1.drain'),
+        ('app2', PREFIX + '/run/app2.fifo', PREFIX + '/run/app2.drain'),
+        ('api1', PREFIX + '/run/api1.fifo', PREFIX + '/run/api1.drain')]
+    app1 = drain[0]
+    assert app1['subscriptions'] == nodes['vassals'][0]['spec']['subscriptions']['subscribe']
+    assert app1['routers'] == [
+        {'name': 'edge-http', 'server': '127.0.0.1:12626', 'stats': '127.0.0.1:19191', 'keys': ['app.test'],
+         'tolerance': 10},
+        {'name': 'edge-https', 'server': '127.0.0.1:12627', 'stats': '127.0.0.1:19192', 'keys': ['app.test'],
+         'tolerance': 10}]
+    assert app1['start_blocked'] is False and app1['announce_interval'] is None
+
+
+def test_drain_entries_give_no_stats_address_of_a_router_on_another_machine():
+    hosts = {
+        'lb': {'ansible_host': '10.0.0.5', 'uwsgi_router_instances': [
+            {'name': 'edge', 'type': 'http', 'port': 80, 'subscription_port': 2626, 'stats_port': 9191},
+            {'name': 'quiet', 'type': 'http', 'port': 81, 'subscription_port': 2627}]},
+        'web': {'ansible_host': '10.0.1.7', 'uwsgi_node_instances': [
+            {'name': 'app', 'port': 3031, 'announce_interval': 3, 'spec': {'options': {'start-unsubscribed': True}},
+             'subscriptions': [{'router': 'edge', 'key': 'a.test'}, {'router': 'quiet', 'key': 'a.test'}]}]}}
+    plan = plan_of(hosts, {'uwsgi_routers': ['lb'], 'uwsgi_nodes': ['web']})
+    assert plan['hosts']['lb']['manifest']['nodes']['drain'] == []
+    entry = plan['hosts']['web']['manifest']['nodes']['drain'][0]
+    assert entry['routers'] == [
+        {'name': 'edge', 'server': '10.0.0.5:2626', 'stats': None, 'keys': ['a.test'], 'tolerance': None},
+        {'name': 'quiet', 'server': '10.0.0.5:2627', 'stats': None, 'keys': ['a.test'], 'tolerance': None}]
+    assert entry['start_blocked'] is True and entry['announce_interval'] == 3

@@ -725,3 +725,10 @@ def test_every_vassal_of_the_plan_compiles_for_its_host():
     for host_plan in result['hosts'].values():
         for instance in host_plan['routers'] + host_plan['nodes']:
             assert compile_options(instance['spec'])
+
+
+def test_every_node_gets_a_master_fifo_in_the_run_directory():
+    node = plan()['hosts']['n1']['nodes'][0]
+    fifo = '/var/lib/uwsgi-topology/run/a1.fifo'
+    assert node['fifo'] == fifo
+    assert ['master-fifo', fifo] in compile_options(node['spec'])
