@@ -163,7 +163,7 @@ def plan_topology(hosts, groups, router_group='uwsgi_routers', node_group='uwsgi
             router, by_router.get(router.name, []), federation[router.name], expect.get(router.name, {}),
             answers.get(router.name, {}), sni_by_host.get(router.host, set()), play))
     for node in nodes:
-        plans[node.host]['nodes'].append(_node_plan(node, by_node.get(node.name, []), play))
+        plans[node.host]['nodes'].append(_node_plan(node, by_node.get(node.name, []), play, expect))
     _check_ports(plans, info)
     return _summarize(plans, routers, nodes, subscriptions, federation, play)
 
@@ -782,7 +782,7 @@ def _check_certificate_files(router, cert, key, host_sni_keys):
                                                     'rename the router (its generated files are named after it)'))
 
 
-def _node_plan(node, subs, play):
+def _node_plan(node, subs, play, expect):
     paths = node.paths
     address = '%s:%d' % (node.address, node.port)
     options = [['socket', address], ['processes', str(node.processes)], ['wsgi-file', node.wsgi_file]]
@@ -797,6 +797,18 @@ def _node_plan(node, subs, play):
     fifo = '%s/%s.fifo' % (paths['run'], node.name)
     options.append(['master-fifo', fifo])
     origins.append('.name')
+    # Safe defaults for changes (../shared/OPERATIONS-FACTS.md §2): SIGTERM stops the node instead
+    # of reloading it brutally (2.0 core/master.c:345-353), and an application that does not load
+    # stops it instead of joining its pools to answer every request with an error.
+    options.extend([['die-on-term', 'true'], ['need-app', 'true']])
+    origins.extend(['.name', '.wsgi_file'])
+    # A graceful reload (touch, SIGHUP, the Emperor's) takes the node out of its pools first and it
+    # rejoins as soon as it is up (core/master.c:513): the router stops sending it requests that
+    # would queue. Not for a key's only node: its pool would be empty for the reload, and requests
+    # queued on the reloading node complete, while a request for an empty pool gets no answer.
+    if all(len(expect.get(sub.router.name, {}).get(sub.key, ())) > 1 for sub in subs):
+        options.append(['unsubscribe-on-graceful-reload', 'true'])
+        origins.append('.subscriptions')
     subscribe = []
     private_keys = set()
     table = [(('subscriptions', 'client_params', 'announce_interval'), '.announce_interval'),

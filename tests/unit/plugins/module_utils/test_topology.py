@@ -732,3 +732,26 @@ def test_every_node_gets_a_master_fifo_in_the_run_directory():
     fifo = '/var/lib/uwsgi-topology/run/a1.fifo'
     assert node['fifo'] == fifo
     assert ['master-fifo', fifo] in compile_options(node['spec'])
+
+
+def _node_options(result, host, name):
+    node = [n for n in result['hosts'][host]['nodes'] if n['name'] == name][0]
+    return [tuple(pair) for pair in node['spec']['options']]
+
+
+def test_nodes_stop_on_sigterm_and_need_their_application():
+    result = plan()
+    for host, name in (('n1', 'a1'), ('n2', 'b1'), ('n2', 'a2')):
+        options = _node_options(result, host, name)
+        assert ('die-on-term', 'true') in options and ('need-app', 'true') in options
+
+
+def test_a_reload_leaves_the_pools_first_unless_the_node_is_alone_in_one():
+    result = plan()
+    # a.example.com has a1 and a2 in every pool: their reloads leave the pools first.
+    assert ('unsubscribe-on-graceful-reload', 'true') in _node_options(result, 'n1', 'a1')
+    assert ('unsubscribe-on-graceful-reload', 'true') in _node_options(result, 'n2', 'a2')
+    # b1 is b.example.com's only node: leaving would empty the pool; requests queue on it instead.
+    assert ('unsubscribe-on-graceful-reload', 'true') not in _node_options(result, 'n2', 'b1')
+    rendered = render_ini(compile_options([n for n in result['hosts']['n1']['nodes']][0]['spec']))
+    assert 'unsubscribe-on-graceful-reload = true\n' in rendered and 'die-on-term = true\n' in rendered
