@@ -753,5 +753,5 @@ def test_a_reload_leaves_the_pools_first_unless_the_node_is_alone_in_one():
     assert ('unsubscribe-on-graceful-reload', 'true') in _node_options(result, 'n2', 'a2')
     # b1 is b.example.com's only node: leaving would empty the pool; requests queue on it instead.
     assert ('unsubscribe-on-graceful-reload', 'true') not in _node_options(result, 'n2', 'b1')
-    rendered = render_ini(compile_options([n for n in result['hosts']['n1']['nodes']][0]['spec']))
+    rendered = render_ini(compile_options(result['hosts']['n1']['nodes'][0]['spec']))
     assert 'unsubscribe-on-graceful-reload = true\n' in rendered and 'die-on-term = true\n' in rendered
