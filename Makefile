@@ -24,6 +24,9 @@
 #   make bench     python tests/bench/bench_compile.py
 #   make bench-play  python tests/bench/bench_play.py: the site play's re-run (tasks, wall time)
 #                  against commit a03b93d, and for 1, 5 and 20 local hosts (BENCH_ARGS="--rounds 1")
+#   make bench-router  python tests/bench/bench_router.py: the http/https routers of the bundled
+#                  default (and option variants, 1 vs 2 replicas) against nginx, same nodes, wrk
+#                  (BENCH_ARGS="--rounds 1 --paths small"; --help lists the options)
 #   make demo      ansible-playbook site.yml
 #   make clean     remove .build and tests/output (keeps .venv); distclean: also .venv
 #
@@ -102,6 +105,14 @@ BENCH_ARGS ?=
 bench-play: venv apt
 	@$(ROOT)/scripts/collection-link.sh >/dev/null
 	@cd $(ROOT) && $(VENV)/bin/python tests/bench/bench_play.py $(BENCH_ARGS)
+
+# make bench-router BENCH_ARGS="--reuse --rounds 1"   (apt: nginx, wrk, gcc for the SNI shim;
+# installed here only, not by `make apt`: Debian's nginx package may start a service on port 80)
+.PHONY: bench-router
+bench-router: venv apt
+	@$(ROOT)/scripts/apt-deps.sh nginx wrk
+	@$(ROOT)/scripts/collection-link.sh >/dev/null
+	@cd $(ROOT) && $(VENV)/bin/python tests/bench/bench_router.py $(BENCH_ARGS)
 
 # make demo ARGS="--check --diff"   /   make demo ARGS="-e uwsgi_topology_state=absent"
 ARGS ?=

@@ -274,6 +274,8 @@ def _required_files(host, routers):
     before anything changes (uWSGI loads them when it reads the vassal)."""
     out = []
     for router in routers:
+        if router.get('replica'):
+            continue  # another replica of an instance: its files are replica 0's, listed there
         if router.get('cert') and not router.get('cert_generated'):
             for field in ('cert', 'key'):
                 if router.get(field):
@@ -288,10 +290,15 @@ def _required_files(host, routers):
 
 
 def _verify(router, paths, ca_dest, names):
-    """What the verification checks on one router: its pools, then requests for each key."""
+    """What the verification checks on one router: its pools, then requests for each key.
+
+    The replicas of one instance (``replicas: N``) each have their pools checked; the requests go through
+    their shared address once, with replica 0 (the kernel spreads the connections among them): the others get
+    no ``connect``, their probes only name the nodes of their pools."""
     bind_host, _sep, port = router['bind'].rpartition(':')
     connect = None
-    if router['type'] in ('http', 'https') and not router['bind'].startswith('/') and port.isdigit():
+    if router['type'] in ('http', 'https') and not router['bind'].startswith('/') and port.isdigit() \
+            and not router.get('replica'):
         connect = {'host': bind_host if bind_host not in ('', '0.0.0.0') else '127.0.0.1', 'port': int(port)}
     answers = router.get('answers')
     if answers is None:

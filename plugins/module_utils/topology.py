@@ -45,8 +45,8 @@ HOST_VARS = (
 )
 
 ROUTER_KEYS = ('name', 'type', 'port', 'bind_address', 'subscription_port', 'stats_port', 'keys', 'secured',
-               'sign_tolerance', 'tolerance', 'algorithm', 'workers', 'cert', 'key', 'sni', 'resubscribe_to',
-               'spec')
+               'sign_tolerance', 'tolerance', 'algorithm', 'workers', 'replicas', 'cert', 'key', 'sni',
+               'resubscribe_to', 'spec')
 ROUTER_TYPES = ('http', 'https', 'ssl', 'fast', 'raw')
 TLS_TYPES = ('https', 'ssl')
 NODE_KEYS = ('name', 'port', 'processes', 'wsgi_file', 'callable', 'announce_interval', 'subscriptions', 'spec')
@@ -87,7 +87,9 @@ Host = collections.namedtuple('Host', 'name address paths build')
 # One router instance, every field checked. ``resubscribe_to`` is a list of (reference, where written).
 Router = collections.namedtuple('Router', 'host path name type address bind_address port bind subscription stats '
                                           'keys secured sign_tolerance tolerance algorithm workers cert key sni '
-                                          'resubscribe_to extra paths build')
+                                          'resubscribe_to extra paths build replicas')
+# One replica of a router instance (``replicas: N``): its vassal name, subscription server and stats server.
+Replica = collections.namedtuple('Replica', 'index name subscription stats')
 # One node instance; ``subscriptions`` is still as written (read once the routers are known).
 Node = collections.namedtuple('Node', 'host path name address port processes wsgi_file callable announce_interval '
                                       'subscriptions extra paths build')
@@ -159,7 +161,7 @@ def plan_topology(hosts, groups, router_group='uwsgi_routers', node_group='uwsgi
         if sub.sni:
             sni_by_host.setdefault(sub.router.host, set()).add(sub.key)
     for router in routers.values():
-        plans[router.host]['routers'].append(_router_plan(
+        plans[router.host]['routers'].extend(_router_plans(
             router, by_router.get(router.name, []), federation[router.name], expect.get(router.name, {}),
             answers.get(router.name, {}), sni_by_host.get(router.host, set()), play))
     for node in nodes:
@@ -275,6 +277,13 @@ def _read_routers(hosts, router_hosts, info, play):
                 raise _err(host, path + '.name', 'router instance name %r is already used on host %s'
                            % (router.name, routers[router.name].host))
             routers[router.name] = router
+    for router in routers.values():
+        for replica in _replicas(router)[1:]:
+            if replica.name in routers:
+                other = routers[replica.name]
+                raise _err(router.host, router.path + '.replicas', 'replica %d of router %r is named %r, which is '
+                           'the name of router instance %s (host %s): rename one of them'
+                           % (replica.index, router.name, replica.name, other.path, other.host))
     return routers
 
 
@@ -316,12 +325,24 @@ def _read_router(host, path, item, host_info, play):
     if workers is not None and workers > 1 and secured and subscription is not None:
         raise TopologyError(field('workers'), 'must be 1 when subscriptions are signed: a router process forwards '
                             'a signed announce to its siblings without the data they need to verify it, so only '
-                            'one process registers each node; scale with more router instances instead')
+                            'one process registers each node; use replicas: %d instead (single-process router '
+                            'instances sharing the address with reuse-port)' % workers)
+    replicas = 1 if item.get('replicas') is None else check_int(item['replicas'], field('replicas'), 1)
+    if replicas > 1:
+        for port_field, address in (('subscription_port', subscription), ('stats_port', stats)):
+            first = None if address is None else int(address.rsplit(':', 1)[1])
+            if first is not None and first + replicas - 1 > 65535:
+                raise TopologyError(field('replicas'), '%d replicas take %s %d up to %d, beyond 65535 (replica i '
+                                    'uses %s + i)' % (replicas, port_field, first, first + replicas - 1, port_field))
     cert, key = _read_cert_pair(item, where, kind)
     sni = kind in TLS_TYPES if item.get('sni') is None else check_bool(item['sni'], field('sni'))
     if sni and kind not in TLS_TYPES:
         raise TopologyError(field('sni'), 'SNI needs an https or ssl router, this one is %s' % kind)
     resubscribe_to = _read_refs(item.get('resubscribe_to'), field('resubscribe_to'))
+    if resubscribe_to and replicas > 1:
+        raise TopologyError(field('replicas'), 'must be 1 on a federated edge (resubscribe_to): each replica would '
+                            'resubscribe the shared address on its own, and federation with replicas is not '
+                            'supported')
     if resubscribe_to:
         if kind != 'fast':
             raise TopologyError(field('type'), 'a federated edge must be a fastrouter: the router it resubscribes '
@@ -341,7 +362,29 @@ def _read_router(host, path, item, host_info, play):
                   port=port, bind='%s:%d' % (bind_address, port), subscription=subscription, stats=stats, keys=keys,
                   secured=secured, sign_tolerance=sign_tolerance, tolerance=tolerance, algorithm=algorithm,
                   workers=workers, cert=cert, key=key, sni=sni, resubscribe_to=resubscribe_to, extra=extra,
-                  paths=host_info.paths, build=host_info.build)
+                  paths=host_info.paths, build=host_info.build, replicas=replicas)
+
+
+def replica_name(name, index):
+    """The vassal name of a router instance's replica ``index``: the instance's own name for replica 0
+    (nothing changes with ``replicas: 1``), ``<name>.r<index>`` for the others."""
+    return name if index == 0 else '%s.r%d' % (name, index)
+
+
+def _replicas(router):
+    """A router instance's replicas: replica i subscribes on subscription_port + i, serves stats on
+    stats_port + i, and shares the instance's bind (reuse-port) when there are several."""
+    out = []
+    for i in range(router.replicas):
+        subscription = stats = None
+        if router.subscription is not None:
+            host, port = router.subscription.rsplit(':', 1)
+            subscription = '%s:%d' % (host, int(port) + i)
+        if router.stats is not None:
+            host, port = router.stats.rsplit(':', 1)
+            stats = '%s:%d' % (host, int(port) + i)
+        out.append(Replica(index=i, name=replica_name(router.name, i), subscription=subscription, stats=stats))
+    return out
 
 
 def _check_bind_address(value, path):
@@ -407,7 +450,7 @@ def _read_refs(value, path):
 
 def _read_nodes(hosts, node_hosts, info, routers, play):
     nodes = []
-    names = dict((name, router.host) for name, router in routers.items())
+    names = dict((replica.name, router.host) for router in routers.values() for replica in _replicas(router))
     for host in node_hosts:
         for path, item in _instances(hosts, host, 'uwsgi_node_instances', play.node_group):
             node = _read_node(host, path, item, info[host], play)
@@ -527,6 +570,11 @@ def _resolve_federation(routers, groups):
             for target in _resolve_routers(ref, routers, groups, where):
                 if target.subscription is None:
                     raise TopologyError(where, 'router %r has no subscription_port to resubscribe to' % target.name)
+                if target.replicas > 1:
+                    raise TopologyError(where, 'router %r has %d replicas: federation into replicated routers is '
+                                        'not supported (the edge would resubscribe to one replica only); set '
+                                        'replicas: 1 on it or do not federate into it'
+                                        % (target.name, target.replicas))
                 if target.secured:
                     raise TopologyError(where, 'router %r checks signatures, but uWSGI 2.0 forwards resubscriptions '
                                         'unsigned: it would reject every node; set secured: false on it or do not '
@@ -685,16 +733,22 @@ def _empty_plan(host_info):
     return {'address': host_info.address, 'paths': host_info.paths, 'routers': [], 'nodes': []}
 
 
-def _router_plan(router, subs, cores, expect, answers, host_sni_keys, play):
+def _router_plans(router, subs, cores, expect, answers, host_sni_keys, play):
+    """The host plan's router entries of one instance: one per replica, each a router vassal."""
+    return [_router_plan(router, replica, subs, cores, expect, answers, host_sni_keys, play)
+            for replica in _replicas(router)]
+
+
+def _router_plan(router, replica, subs, cores, expect, answers, host_sni_keys, play):
     paths = router.paths
     signed_keys = sorted(set(sub.key for sub in subs if sub.signed))
     sni_keys = sorted(set(sub.key for sub in subs if sub.sni))
     spec_router = {'type': router.type, 'bind': router.bind}
-    if router.subscription:
-        spec_router['forward_to'] = {'type': 'subscription_server', 'address': router.subscription}
+    if replica.subscription:
+        spec_router['forward_to'] = {'type': 'subscription_server', 'address': replica.subscription}
     basic = {}
-    if router.stats:
-        basic['stats_server'] = router.stats
+    if replica.stats:
+        basic['stats_server'] = replica.stats
     if router.workers is not None:
         basic['workers'] = router.workers
     if basic:
@@ -721,7 +775,8 @@ def _router_plan(router, subs, cores, expect, answers, host_sni_keys, play):
         server['balancing_algo'] = router.algorithm
     if server:
         subscriptions['server_params'] = server
-    pubkeys = '%s/%s' % (paths['pubkeys'], router.name)
+    # Each replica has its own directory of public keys (the same files): every vassal its own files.
+    pubkeys = '%s/%s' % (paths['pubkeys'], replica.name)
     if router.secured:
         subscriptions['server_verification_params'] = {
             'digest_algo': play.digest, 'dir_cert': pubkeys, 'tolerance': router.sign_tolerance}
@@ -737,6 +792,11 @@ def _router_plan(router, subs, cores, expect, answers, host_sni_keys, play):
         options.append(['touch-reload', cert])
         origins.append('.cert' if router.cert else '.type')
     reload_on = [value for _name, value in options]
+    if router.replicas > 1:
+        # Several single-process routers on one address (../shared/OPERATIONS-FACTS.md §4): SO_REUSEPORT
+        # on the bind lets each replica listen there, and the kernel spreads the connections.
+        options.append(['reuse-port', 'true'])
+        origins.append('.replicas')
     table = [
         (('routers', 0, 'type'), '.type'),
         (('routers', 0, 'bind'), '.bind_address' if router.bind_address != router.address else '.port'),
@@ -753,19 +813,29 @@ def _router_plan(router, subs, cores, expect, answers, host_sni_keys, play):
         (('subscriptions', 'server_verification_params', 'tolerance'), '.sign_tolerance'),
         (('subscriptions', 'server_verification_params'), '.secured'),
     ]
+    if replica.index:
+        table = [(tokens, '.replicas' if suffix in ('.subscription_port', '.stats_port') else suffix)
+                 for tokens, suffix in table]
     spec = _compile_check(_Vassal(router, spec, options, origins, table), play)
-    return {
-        'name': router.name, 'type': router.type, 'spec': spec, 'bind': router.bind,
-        'subscription': router.subscription, 'stats': router.stats, 'secured': router.secured,
+    entry = {
+        'name': replica.name, 'type': router.type, 'spec': spec, 'bind': router.bind,
+        'subscription': replica.subscription, 'stats': replica.stats, 'secured': router.secured,
         'pubkey_dir': pubkeys if router.secured else None,
         'public_keys': [{'key': k, 'file': key_file_name(k)} for k in signed_keys],
-        'sni_keys': sni_keys, 'cert': cert, 'key': key, 'cert_generated': router.type in TLS_TYPES and not router.cert,
+        'sni_keys': sni_keys, 'cert': cert, 'key': key,
+        # Replicas share the instance's certificate: generated (and placed) once, for replica 0.
+        'cert_generated': router.type in TLS_TYPES and not router.cert and not replica.index,
         'expect': expect, 'answers': answers, 'path': router.path, 'reload_on': reload_on,
         # The certificate a TLS client asking for each key by name must be shown (on the router's host).
         'certificates': dict(
             (k, '%s/%s' % (paths['certs'], sni_file(k, 'crt')) if k in sni_keys else cert)
             for k in sorted(set(expect) | set(answers))) if cert else {},
     }
+    if router.replicas > 1:
+        # Only with replicas, so that a plan without them is unchanged: the instance and this replica's index.
+        entry['replica_of'] = router.name
+        entry['replica'] = replica.index
+    return entry
 
 
 def _check_certificate_files(router, cert, key, host_sni_keys):
@@ -813,24 +883,27 @@ def _node_plan(node, subs, play, expect):
     private_keys = set()
     table = [(('subscriptions', 'client_params', 'announce_interval'), '.announce_interval'),
              (('subscriptions', 'subscribe'), '.subscriptions')]
-    for i, sub in enumerate(subs):
+    for sub in subs:
         router = sub.router
-        entry = {'server': router.subscription, 'key': sub.key, 'address': address}
-        if sub.weight is not None:
-            entry['balancing_weight'] = sub.weight
-        if sub.signed:
-            entry['signing'] = [play.digest, '%s/%s' % (paths['keys'], key_file_name(sub.key))]
-            private_keys.add(sub.key)
-        if sub.sni:
-            certs = router.paths['certs']
-            entry['sni_cert'] = '%s/%s' % (certs, sni_file(sub.key, 'crt'))
-            entry['sni_key'] = '%s/%s' % (certs, sni_file(sub.key, 'key'))
-        subscribe.append(entry)
-        suffix = sub.path[len(node.path):]
-        for name, field in (('server', '.router'), ('key', '.key'), ('balancing_weight', '.weight'),
-                            ('signing', '.signed'), ('sni_cert', '.sni'), ('sni_key', '.sni')):
-            table.append((('subscriptions', 'subscribe', i, name), suffix + field))
-        table.append((('subscriptions', 'subscribe', i), suffix))
+        # A node subscribes to every replica of the router, each on its own subscription server.
+        for replica in _replicas(router):
+            i = len(subscribe)
+            entry = {'server': replica.subscription, 'key': sub.key, 'address': address}
+            if sub.weight is not None:
+                entry['balancing_weight'] = sub.weight
+            if sub.signed:
+                entry['signing'] = [play.digest, '%s/%s' % (paths['keys'], key_file_name(sub.key))]
+                private_keys.add(sub.key)
+            if sub.sni:
+                certs = router.paths['certs']
+                entry['sni_cert'] = '%s/%s' % (certs, sni_file(sub.key, 'crt'))
+                entry['sni_key'] = '%s/%s' % (certs, sni_file(sub.key, 'key'))
+            subscribe.append(entry)
+            suffix = sub.path[len(node.path):]
+            for name, field in (('server', '.router'), ('key', '.key'), ('balancing_weight', '.weight'),
+                                ('signing', '.signed'), ('sni_cert', '.sni'), ('sni_key', '.sni')):
+                table.append((('subscriptions', 'subscribe', i, name), suffix + field))
+            table.append((('subscriptions', 'subscribe', i), suffix))
     spec = {'options': options, 'plugins': ['python3']}
     if subscribe:
         subscriptions = {'subscribe': subscribe}
@@ -988,28 +1061,36 @@ def _walk(out, node, tokens, trail, offsets):
 
 
 def _check_ports(plans, info):
-    """No two instances on one machine (one advertise address) claim the same TCP or UDP port."""
+    """No two instances on one machine (one advertise address) claim the same TCP or UDP port; the replicas of
+    one router instance share its bind (reuse-port) and claim a subscription and a stats port each."""
     claimed = {}
     for host in sorted(plans):
         plan = plans[host]
         address = info[host].address
         claims = []
         for router in plan['routers']:
-            claims.append(('tcp', router['bind'], router['name'], router['path'] + '.port'))
+            # The bind may be shared by the replicas of one instance, and only by them.
+            shared = router.get('replica_of')
+            replica = '.replicas' if router.get('replica') else None
+            claims.append(('tcp', router['bind'], router['name'], router['path'] + '.port', shared))
             if router['subscription']:
-                claims.append(('udp', router['subscription'], router['name'], router['path'] + '.subscription_port'))
+                claims.append(('udp', router['subscription'], router['name'],
+                               router['path'] + (replica or '.subscription_port'), None))
             if router['stats']:
-                claims.append(('tcp', router['stats'], router['name'], router['path'] + '.stats_port'))
+                claims.append(('tcp', router['stats'], router['name'], router['path'] + (replica or '.stats_port'),
+                               None))
         for node in plan['nodes']:
-            claims.append(('tcp', node['address'], node['name'], node['path'] + '.port'))
-        for proto, addr, name, var in claims:
+            claims.append(('tcp', node['address'], node['name'], node['path'] + '.port', None))
+        for proto, addr, name, var, shared in claims:
             port = addr.rsplit(':', 1)[1]
             key = (address, proto, port)
             if key in claimed:
                 other = claimed[key]
+                if shared is not None and other[2] == shared:
+                    continue
                 raise _err(host, var, '%s port %s on %s (instance %s) is already claimed by instance %s (host %s)'
                            % (proto.upper(), port, address, name, other[1], other[0]))
-            claimed[key] = (host, name)
+            claimed[key] = (host, name, shared)
 
 
 def _summarize(plans, routers, nodes, subscriptions, federation, play):
@@ -1040,8 +1121,11 @@ def _exposure_warnings(routers, federation):
         router = routers[name]
         where = 'host %s: %s' % (router.host, router.path)
         if router.subscription is not None and not router.secured and not router.address.startswith('127.'):
+            on = router.subscription
+            if router.replicas > 1:
+                on += ' to %d (its replicas)' % (int(on.rsplit(':', 1)[1]) + router.replicas - 1)
             text = ('%s (router %s) takes unsigned subscriptions on %s: whoever reaches that port can add a node '
-                    'to any key or unsubscribe one' % (where, name, router.subscription))
+                    'to any key or unsubscribe one' % (where, name, on))
             if name in edges:
                 text += (' (it cannot check signatures: uWSGI 2.0 resubscribes unsigned, and its edges %s forward '
                          'every packet they receive)' % ', '.join(sorted(edges[name])))

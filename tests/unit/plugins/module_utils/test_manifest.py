@@ -224,3 +224,74 @@ def test_drain_entries_give_no_stats_address_of_a_router_on_another_machine():
         {'name': 'edge', 'server': '10.0.0.5:2626', 'stats': None, 'keys': ['a.test'], 'tolerance': None},
         {'name': 'quiet', 'server': '10.0.0.5:2627', 'stats': None, 'keys': ['a.test'], 'tolerance': None}]
     assert entry['start_blocked'] is True and entry['announce_interval'] == 3
+
+
+def replicated_default():
+    """The local default with both routers in 2 replicas (each replica's ports: the instance's + 1)."""
+    hosts = local_default()
+    http, https = hosts['uwsgi-local']['uwsgi_router_instances']
+    http.update(replicas=2)
+    https.update(replicas=2, subscription_port=12636, stats_port=19196)
+    return hosts
+
+
+def test_replicas_are_vassals_with_their_own_public_keys_and_one_certificate(default_plan):
+    plan = plan_of(replicated_default())
+    manifest = plan['hosts']['uwsgi-local']['manifest']
+    assert [v['file'] for v in manifest['routers']['vassals']] == [
+        'edge-http.router.topology.ini', 'edge-http.r1.router.topology.ini',
+        'edge-https.router.topology.ini', 'edge-https.r1.router.topology.ini']
+    assert [v['instance'] for v in manifest['routers']['vassals']] == [
+        'edge-http', 'edge-http.r1', 'edge-https', 'edge-https.r1']
+    # The replicas share the generated certificate: made and placed once, as without replicas.
+    assert plan['keystore'] == default_plan['keystore']
+    files = manifest['keys']['files']
+    assert [f['dest'] for f in files if f['kind'] == 'router_key'] == [PREFIX + '/certs/edge-https.key']
+    assert [f['dest'] for f in files if f['kind'] == 'router_cert'] == [PREFIX + '/certs/edge-https.crt']
+    assert manifest['required_files'] == []
+    # Every replica checks signatures against its own copy of the public keys.
+    publics = [f['dest'] for f in files if f['kind'] == 'public_key']
+    for router in ('edge-http', 'edge-http.r1', 'edge-https', 'edge-https.r1'):
+        assert PREFIX + '/pubkeys/%s/app.test.pem' % router in publics
+        assert {'path': PREFIX + '/pubkeys/' + router, 'mode': '0755', 'private': False} in \
+            manifest['keys']['directories']
+        assert PREFIX + '/pubkeys/' + router in manifest['keys']['prune']
+    assert len(publics) == 8
+    # The rotation handover re-signs every replica's subscription.
+    handover = dict((h['key'], h) for h in manifest['keys']['handover'])
+    assert sorted(set(e['server'] for e in handover['app.test']['subscriptions'])) == [
+        '127.0.0.1:12626', '127.0.0.1:12627', '127.0.0.1:12636', '127.0.0.1:12637']
+
+
+def test_replicas_pools_are_each_verified_and_the_shared_address_probed_once():
+    manifest = plan_of(replicated_default())['hosts']['uwsgi-local']['manifest']
+    verify = dict((v['router'], v) for v in manifest['verify'])
+    assert sorted(verify) == ['edge-http', 'edge-http.r1', 'edge-https', 'edge-https.r1']
+    for instance, port, stats in (('edge-http', 18080, 19191), ('edge-https', 18443, 19196)):
+        first, other = verify[instance], verify[instance + '.r1']
+        assert first['connect'] == {'host': '127.0.0.1', 'port': port}
+        assert other['connect'] is None  # the kernel spreads connections: one probe through the address
+        assert (first['stats'], other['stats']) == ('127.0.0.1:%d' % stats, '127.0.0.1:%d' % (stats + 1))
+        assert first['pools'] == other['pools'] == {'app.test': ['127.0.0.1:13031', '127.0.0.1:13032'],
+                                                    'api.test': ['127.0.0.1:13033']}
+        assert first['bind'] == other['bind']
+        # The other replica's probes only name the nodes of its pools (its summary lines).
+        assert other['probes'] == first['probes']
+
+
+def test_drain_knows_every_replica_of_a_router():
+    manifest = plan_of(replicated_default())['hosts']['uwsgi-local']['manifest']
+    app1 = [d for d in manifest['nodes']['drain'] if d['instance'] == 'app1'][0]
+    assert [(r['name'], r['server'], r['stats']) for r in app1['routers']] == [
+        ('edge-http', '127.0.0.1:12626', '127.0.0.1:19191'), ('edge-http.r1', '127.0.0.1:12627', '127.0.0.1:19192'),
+        ('edge-https', '127.0.0.1:12636', '127.0.0.1:19196'),
+        ('edge-https.r1', '127.0.0.1:12637', '127.0.0.1:19197')]
+    assert len(app1['subscriptions']) == 4
+
+
+def test_operators_certificate_is_required_once_for_its_replicas():
+    hosts = replicated_default()
+    hosts['uwsgi-local']['uwsgi_router_instances'][1].update(cert='/etc/ssl/own.crt', key='/etc/ssl/own.key')
+    manifest = plan_of(hosts)['hosts']['uwsgi-local']['manifest']
+    assert [r['path'] for r in manifest['required_files']] == ['/etc/ssl/own.crt', '/etc/ssl/own.key']
+    assert [r['router'] for r in manifest['required_files']] == ['edge-https', 'edge-https']

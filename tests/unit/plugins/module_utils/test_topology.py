@@ -755,3 +755,163 @@ def test_a_reload_leaves_the_pools_first_unless_the_node_is_alone_in_one():
     assert ('unsubscribe-on-graceful-reload', 'true') not in _node_options(result, 'n2', 'b1')
     rendered = render_ini(compile_options(result['hosts']['n1']['nodes'][0]['spec']))
     assert 'unsubscribe-on-graceful-reload = true\n' in rendered and 'die-on-term = true\n' in rendered
+
+
+# ---------------------------------------------------------------- issue 11: replicas of a router instance
+
+
+def replicated(replicas=2):
+    """The inventory with router edge (http, signed) in ``replicas`` replicas and tls out of their ports."""
+    hosts = inventory()
+    _router(hosts).update(replicas=replicas)
+    _router(hosts, index=1).update(subscription_port=2637, stats_port=9197)
+    return hosts
+
+
+def _subscribe_lines(result, host, name):
+    node = [n for n in result['hosts'][host]['nodes'] if n['name'] == name][0]
+    return [value for option, value in compile_options(node['spec']) if option == 'subscribe2']
+
+
+def test_replicas_are_router_vassals_on_one_address_with_reuse_port():
+    result = plan(replicated())
+    routers = result['hosts']['r1']['routers']
+    assert [r['name'] for r in routers] == ['edge', 'edge.r1', 'tls']
+    edge, replica = routers[0], routers[1]
+    # The plan's router list names instances; the host plan has one router entry per replica.
+    assert result['routers'] == ['core', 'edge', 'tls']
+    assert (edge['replica_of'], edge['replica']) == ('edge', 0)
+    assert (replica['replica_of'], replica['replica']) == ('edge', 1)
+    assert 'replica_of' not in routers[2] and 'replica' not in routers[2]
+    assert edge['bind'] == replica['bind'] == '10.0.0.1:80'
+    assert (edge['subscription'], replica['subscription']) == ('10.0.0.1:2626', '10.0.0.1:2627')
+    assert (edge['stats'], replica['stats']) == ('127.0.0.1:9191', '127.0.0.1:9192')
+    assert edge['expect'] == replica['expect'] == {'a.example.com': ['10.0.1.1:3031', '10.0.1.2:3032'],
+                                                   'b.example.com': ['10.0.1.2:3031']}
+    # Each replica checks signatures with its own directory of the same public keys.
+    assert edge['pubkey_dir'] == '/var/lib/uwsgi-topology/pubkeys/edge'
+    assert replica['pubkey_dir'] == '/var/lib/uwsgi-topology/pubkeys/edge.r1'
+    assert edge['public_keys'] == replica['public_keys'] != []
+    for entry, sub, stats in ((edge, '2626', '9191'), (replica, '2627', '9192')):
+        options = compile_options(entry['spec'])
+        assert ['reuse-port', 'true'] in options
+        assert ['http', '10.0.0.1:80'] in options
+        assert ['http-subscription-server', '10.0.0.1:' + sub] in options
+        assert ['http-stats', '127.0.0.1:' + stats] in options
+        assert ['subscriptions-sign-check', 'SHA256:' + entry['pubkey_dir']] in options
+        assert entry['reload_on'] == []
+    assert ['reuse-port', 'true'] not in compile_options(routers[2]['spec'])
+
+
+def test_nodes_subscribe_to_every_replica_signed_by_name_host_or_group():
+    result = plan(replicated())
+    sign = ',sign=SHA256:/var/lib/uwsgi-topology/keys/%s.pem'
+    # a1 names the instance, b1 the router host, a2 a group of router hosts.
+    for host, name, key, address in (('n1', 'a1', 'a.example.com', '10.0.1.1:3031'),
+                                     ('n2', 'b1', 'b.example.com', '10.0.1.2:3031'),
+                                     ('n2', 'a2', 'a.example.com', '10.0.1.2:3032')):
+        lines = _subscribe_lines(result, host, name)
+        for port in ('2626', '2627'):
+            wanted = 'server=10.0.0.1:%s,key=%s,addr=%s' % (port, key, address)
+            assert [line for line in lines if line.startswith(wanted + ',') and line.endswith(sign % key)], lines
+    # a1 also subscribes to tls: 2 replicas of edge + tls.
+    assert len(_subscribe_lines(result, 'n1', 'a1')) == 3
+    assert result['hosts']['n1']['private_keys'] == ['a.example.com']
+
+
+def test_one_replica_plans_exactly_as_without_the_field():
+    hosts = inventory()
+    for host in ('r1', 'core'):
+        for router in hosts[host]['uwsgi_router_instances']:
+            router['replicas'] = 1
+    assert plan(hosts) == plan()
+    assert all(['reuse-port', 'true'] not in compile_options(r['spec'])
+               for h in plan()['hosts'].values() for r in h['routers'])
+
+
+def test_replicas_with_several_workers_each_when_unsigned():
+    hosts = inventory()
+    _router(hosts, 'core').update(replicas=3, workers=2)
+    routers = plan(hosts)['hosts']['core']['routers']
+    assert [r['name'] for r in routers] == ['core', 'core.r1', 'core.r2']
+    assert [r['subscription'] for r in routers] == ['10.0.0.9:2626', '10.0.0.9:2627', '10.0.0.9:2628']
+    # No stats_port: no stats server for any replica.
+    assert [r['stats'] for r in routers] == [None, None, None]
+    for router in routers:
+        options = compile_options(router['spec'])
+        assert ['http-workers', '2'] in options and ['reuse-port', 'true'] in options
+
+
+def test_replicated_tls_router_shares_its_certificate():
+    hosts = inventory()
+    _router(hosts, index=1).update(replicas=2)
+    _router(hosts).update(subscription_port=2636, stats_port=9196)
+    tls, replica = plan(hosts)['hosts']['r1']['routers'][1:]
+    assert replica['name'] == 'tls.r1'
+    assert tls['cert'] == replica['cert'] == '/var/lib/uwsgi-topology/certs/tls.crt'
+    assert tls['key'] == replica['key'] == '/var/lib/uwsgi-topology/certs/tls.key'
+    assert (tls['cert_generated'], replica['cert_generated']) == (True, False)
+    assert tls['certificates'] == replica['certificates']
+    assert ['touch-reload', '/var/lib/uwsgi-topology/certs/tls.crt'] in compile_options(replica['spec'])
+
+
+def _federate_into_replicas(hosts):
+    _router(hosts, 'core').update(replicas=2)
+    _router(hosts).update(type='fast', resubscribe_to=['core'], secured=False)
+
+
+REPLICAS = [
+    ('replicas zero', lambda h: _router(h).update(replicas=0),
+     'host r1: uwsgi_router_instances[0].replicas', 'must be >= 1'),
+    ('replicas not a number', lambda h: _router(h).update(replicas='two'),
+     'host r1: uwsgi_router_instances[0].replicas', 'integer'),
+    ('workers on a signed router', lambda h: _router(h).update(workers=2),
+     'host r1: uwsgi_router_instances[0].workers', 'use replicas: 2 instead'),
+    ('workers on signed replicas', lambda h: _router(h).update(workers=3, replicas=2),
+     'host r1: uwsgi_router_instances[0].workers', 'must be 1 when subscriptions are signed'),
+    # edge.r1 takes UDP 2627, tls's subscription port.
+    ('replica subscription port clash', lambda h: _router(h).update(replicas=2),
+     'host r1: uwsgi_router_instances[1].subscription_port', 'UDP port 2627 on 10.0.0.1 (instance tls) is already '
+     'claimed by instance edge.r1'),
+    ('replica stats port clash', lambda h: (_router(h).update(replicas=2), _router(h, index=1).update(
+        subscription_port=2637)),
+     'host r1: uwsgi_router_instances[1].stats_port', 'TCP port 9192 on 10.0.0.1 (instance tls) is already claimed '
+     'by instance edge.r1'),
+    ('replica port clash named at replicas', lambda h: (_router(h, index=1).update(replicas=2, subscription_port=2625),
+                                                        _router(h).update(stats_port=9193)),
+     'host r1: uwsgi_router_instances[1].replicas', 'UDP port 2626 on 10.0.0.1 (instance tls.r1) is already claimed '
+     'by instance edge'),
+    ('bind shared with another instance', lambda h: (
+        _router(h).update(replicas=2), _router(h, index=1).update(port=80, subscription_port=2637, stats_port=9197)),
+     'host r1: uwsgi_router_instances[1].port', 'TCP port 80 on 10.0.0.1 (instance tls) is already claimed by '
+     'instance edge'),
+    ('replica ports beyond 65535', lambda h: _router(h).update(replicas=3, stats_port=65534),
+     'host r1: uwsgi_router_instances[0].replicas', 'stats_port 65534 up to 65536, beyond 65535'),
+    ('replica name taken', lambda h: (_router(h).update(replicas=2), _router(h, index=1).update(
+        name='edge.r1', subscription_port=2637, stats_port=9197)),
+     'host r1: uwsgi_router_instances[0].replicas', "named 'edge.r1', which is the name of router instance "
+     'uwsgi_router_instances[1]'),
+    ('node named like a replica', lambda h: (_router(h, 'core').update(replicas=2), _node(h).update(name='core.r1')),
+     'host n1: uwsgi_node_instances[0].name', "'core.r1' is already used on host core"),
+    ('replicated federated edge', lambda h: _router(h).update(type='fast', resubscribe_to=['core'], secured=False,
+                                                              replicas=2),
+     'host r1: uwsgi_router_instances[0].replicas', 'must be 1 on a federated edge'),
+    ('federation into replicas', _federate_into_replicas,
+     'host r1: uwsgi_router_instances[0].resubscribe_to[0]', "router 'core' has 2 replicas"),
+]
+
+
+@pytest.mark.parametrize('name, change, where, fragment', REPLICAS, ids=[r[0] for r in REPLICAS])
+def test_replicas_refusals_name_the_field(name, change, where, fragment):
+    hosts = copy.deepcopy(inventory())
+    change(hosts)
+    message = _refused(hosts)
+    assert message.startswith(where + ': '), message
+    assert fragment in message
+
+
+def test_unsigned_replicas_beyond_loopback_are_named_in_the_warning():
+    hosts = inventory()
+    _router(hosts, 'core').update(replicas=2)
+    warning = [w for w in plan(hosts)['warnings'] if w.startswith('host core:')][0]
+    assert 'on 10.0.0.9:2626 to 2627 (its replicas): whoever' in warning
