@@ -35,7 +35,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode nothing is written to the FIFO (RV(changed) says whether it would be); the node is
+      - In check mode nothing is written to the FIFO (C(changed) says whether it would be); the node is
         still probed, which is read-only.
   diff_mode:
     support: none

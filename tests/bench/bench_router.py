@@ -429,8 +429,8 @@ class Nginx(object):
         with open(conf, 'w') as handle:
             handle.write(nginx_config(self.layout, self.certs))
         binary = shutil.which('nginx') or '/usr/sbin/nginx'
-        log('starting nginx (%s, 1 worker) on 127.0.0.1:%s' % (os.path.relpath(conf, REPO),
-                                                                 ' and '.join(map(str, self.layout.nginx_ports))))
+        ports = ' and '.join(map(str, self.layout.nginx_ports))
+        log('starting nginx (%s, 1 worker) on 127.0.0.1:%s' % (os.path.relpath(conf, REPO), ports))
         out = open(os.path.join(NGINX_DIR, 'stderr.log'), 'w')
         self.proc = subprocess.Popen([binary, '-p', NGINX_DIR, '-c', conf, '-e', os.path.join(NGINX_DIR, 'error.log')],
                                      stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -728,8 +728,8 @@ def report(layout, results, replicas, burst, args):
         print()
         print('%s%s' % (proto, ' (SNI %s, through the shim)' % KEY if proto == 'https' else ''))
         print(rule)
-        print('%-8s %-30s %10s %7s %8s %8s %8s %9s %7s' % ('path', 'target', 'req/s', 'ratio', 'p50 ms', 'p99 ms',
-                                                            'max ms', 'reconn', 'errors'))
+        columns = ('path', 'target', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'max ms', 'reconn', 'errors')
+        print('%-8s %-30s %10s %7s %8s %8s %8s %9s %7s' % columns)
         unmeasured = []
         for name in args.paths:
             nginx = results.get((proto, name, 'nginx'))
@@ -778,8 +778,8 @@ def report(layout, results, replicas, burst, args):
         print('Burst: %d connections, small responses, http (the router\'s listen backlog: uWSGI\'s `listen`, default '
               '100; nginx: 511)' % args.burst_connections)
         print(rule)
-        print('%-26s %10s %8s %8s %8s %9s %7s' % ('target', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'reconn',
-                                               'errors'))
+        columns = ('target', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'reconn', 'errors')
+        print('%-26s %10s %8s %8s %8s %9s %7s' % columns)
         for target in layout.burst:
             rounds = burst.get(target.label) or []
             if not rounds:
@@ -814,8 +814,8 @@ def targets(summary, args):
     for name in args.replica_paths:
         ratio = summary.get(('replicas', name))
         if ratio is not None:
-            print('  2 replicas >= %.1fx 1 replica, %s: %.2f  %s' % (TARGET_REPLICAS, name, ratio,
-                                                                   met(ratio >= TARGET_REPLICAS)))
+            verdict = met(ratio >= TARGET_REPLICAS)
+            print('  2 replicas >= %.1fx 1 replica, %s: %.2f  %s' % (TARGET_REPLICAS, name, ratio, verdict))
 
 
 # --------------------------------------------------------------------------
@@ -928,9 +928,9 @@ def main(argv=None):
         if nginx is not None:
             nginx.stop()
         if keep and deploy.deployed:
+            where = (os.path.relpath(WORKDIR, REPO), deploy.inventory_path, deploy.prefix)
             log('deployment kept: %s (tear down: a run without --keep/--reuse, or ansible-playbook teardown.yml '
-                '-i %s with TOPOLOGY_PREFIX=%s)' % (os.path.relpath(WORKDIR, REPO), deploy.inventory_path,
-                                                     deploy.prefix))
+                '-i %s with TOPOLOGY_PREFIX=%s)' % where)
         else:
             try:
                 deploy.tear_down()
