@@ -634,12 +634,13 @@ def test_spec_options_list_and_plugins_string_are_added():
 
 def test_spec_router_and_subscriptions_add_what_the_fields_cannot_say():
     hosts = inventory()
-    _router(hosts).update(tolerance=10, spec={
-        'router': {'basic_params': {'quiet': True}, 'connections_params': {'timeout_backend': 2}},
+    _router(hosts).update(tolerance=10, connect_timeout=2, spec={
+        'router': {'basic_params': {'quiet': True}, 'connections_params': {'timeout_headers': 5}},
         'subscriptions': {'server_params': {'tolerance': 10, 'key_dot_split': True}}})
     edge = plan(hosts)['hosts']['r1']['routers'][0]
     options = compile_options(edge['spec'])
     for expected in (['http-stats', '127.0.0.1:9191'], ['http-quiet', 'true'], ['http-connect-timeout', '2'],
+                     ['http-headers-timeout', '5'],
                      ['subscription-tolerance', '10'], ['subscription-dotsplit', 'true']):
         assert expected in options, (expected, options)
 
@@ -915,3 +916,38 @@ def test_unsigned_replicas_beyond_loopback_are_named_in_the_warning():
     _router(hosts, 'core').update(replicas=2)
     warning = [w for w in plan(hosts)['warnings'] if w.startswith('host core:')][0]
     assert 'on 10.0.0.9:2626 to 2627 (its replicas): whoever' in warning
+
+
+def test_http_routers_get_the_benchmarked_defaults_and_fast_routers_none():
+    hosts = inventory()
+    hosts['r1']['uwsgi_router_instances'].append(
+        {'name': 'fr', 'type': 'fast', 'port': 3000, 'subscription_port': 2628, 'secured': False})
+    result = plan(hosts)
+    by_name = dict((r['name'], compile_options(r['spec'])) for r in result['hosts']['r1']['routers'])
+    for name in ('edge', 'tls'):
+        assert ['http-buffer-size', '65536'] in by_name[name] and ['http-connect-timeout', '3'] in by_name[name]
+        assert not [o for o in by_name[name] if o[0] == 'http-keepalive']
+    assert not [o for o in by_name['fr'] if 'buffer-size' in o[0] or 'connect-timeout' in o[0]]
+
+
+@pytest.mark.parametrize('field, value, fragment', [
+    ('buffer_size', 1024, 'must be >= 4096, got 1024'),
+    ('buffer_size', 2.5, 'must be an integer'),
+    ('connect_timeout', 0, 'must be >= 1, got 0'),
+])
+def test_router_tuning_fields_are_checked(field, value, fragment):
+    hosts = inventory()
+    _router(hosts)[field] = value
+    with pytest.raises(TopologyError) as caught:
+        plan(hosts)
+    assert str(caught.value).startswith('host r1: uwsgi_router_instances[0].%s: ' % field)
+    assert fragment in str(caught.value)
+
+
+def test_router_tuning_fields_refused_on_a_fastrouter():
+    hosts = inventory()
+    hosts['core']['uwsgi_router_instances'][0].update(type='fast', buffer_size=65536)
+    with pytest.raises(TopologyError) as caught:
+        plan(hosts)
+    assert str(caught.value).startswith('host core: uwsgi_router_instances[0].buffer_size: applies to http and '
+                                        'https routers only')
