@@ -57,8 +57,8 @@ def test_site_playbook_by_fqcn_from_the_installed_copy(installed):
     e2e.require_free_ports(inventory)
     path = e2e.write_inventory(inventory, base / 'inventory.yml')
     prefix = base / 'prefix'
-    # Only the installed copy is on the collections path (community.crypto comes from the
-    # `ansible` package); no ansible.cfg of the repository applies in `base`.
+    # Only the installed copy is on the collections path (it needs no other collection); no
+    # ansible.cfg of the repository applies in `base`.
     env = e2e.clean_env(prefix=prefix, ANSIBLE_COLLECTIONS_PATH=str(installed['collections']),
                         ANSIBLE_CONFIG=_empty_config(base))
     where = subprocess.run([e2e.tool('ansible-galaxy'), 'collection', 'list', 'uwsgi.topology'], cwd=str(base),
