@@ -238,12 +238,26 @@ def _routers_by_server(plan):
     return out
 
 
-def _drain(host_plan, servers):
-    """Per node of this host: what the uwsgi.topology.drain module needs to take it out of its pools.
+def _stats_seen_from(stats, router_address, node_address):
+    """The address a node host reads a router's stats server at, or None when it cannot.
 
-    A router's stats server listens on 127.0.0.1 of the router's host: its address is given only
-    for a router on the node's own machine (same address), else null (the module then cannot
-    confirm the drain there)."""
+    By default the stats server listens on 127.0.0.1 of the router's host (``stats_address``): only a
+    node on the same machine reaches it. On the wildcard address it is reached at the router host's
+    address (or 127.0.0.1 on the same machine); on another address, at that address."""
+    if stats is None:
+        return None
+    host, _sep, port = stats.rpartition(':')
+    same = router_address == node_address
+    if host.startswith('127.'):
+        return stats if same else None
+    if host == '0.0.0.0':
+        return '%s:%s' % ('127.0.0.1' if same else router_address, port)
+    return stats
+
+
+def _drain(host_plan, servers):
+    """Per node of this host: what the uwsgi.topology.drain module needs to take it out of its pools
+    (the routers' stats servers as this host reaches them: see _stats_seen_from)."""
     paths = host_plan['paths']
     out = []
     for node in host_plan['nodes']:
@@ -257,7 +271,7 @@ def _drain(host_plan, servers):
                 continue
             server_params = (router['spec'].get('subscriptions') or {}).get('server_params') or {}
             routers.append({'name': router['name'], 'server': server,
-                            'stats': router['stats'] if address == host_plan['address'] else None,
+                            'stats': _stats_seen_from(router['stats'], address, host_plan['address']),
                             'keys': keys, 'tolerance': server_params.get('tolerance')})
         client_params = (node['spec'].get('subscriptions') or {}).get('client_params') or {}
         start_blocked = any(name == 'start-unsubscribed' and value in (True, 'true', 'True', '1', 1)
@@ -320,5 +334,8 @@ def _verify(router, paths, ca_dest, names):
             'common_name': (key.split(':', 1)[0] if sni else router['name']) if named else None,
             'answers': dict((address, names.get(address, address)) for address in answers[key]),
         })
-    return {'router': router['name'], 'type': router['type'], 'bind': router['bind'], 'stats': router['stats'],
+    stats = router['stats']
+    if stats is not None and stats.startswith('0.0.0.0:'):
+        stats = '127.0.0.1:' + stats.rsplit(':', 1)[1]  # the verification runs on the router's host
+    return {'router': router['name'], 'type': router['type'], 'bind': router['bind'], 'stats': stats,
             'pools': router['expect'], 'connect': connect, 'probes': probes}

@@ -44,7 +44,8 @@ HOST_VARS = (
     'uwsgi_topology_prefix', 'uwsgi_topology_build',
 )
 
-ROUTER_KEYS = ('name', 'type', 'port', 'bind_address', 'subscription_port', 'stats_port', 'keys', 'secured',
+ROUTER_KEYS = ('name', 'type', 'port', 'bind_address', 'subscription_port', 'stats_port', 'stats_address', 'keys',
+               'secured',
                'sign_tolerance', 'tolerance', 'algorithm', 'workers', 'replicas', 'buffer_size', 'connect_timeout',
                'cert', 'key', 'sni', 'resubscribe_to', 'spec')
 # Defaults of the http and https routers chosen by `make bench-router` (README "Router performance"):
@@ -316,7 +317,12 @@ def _read_router(host, path, item, host_info, play):
         port_number = check_int(item['subscription_port'], field('subscription_port'), 1, 65535)
         subscription = '%s:%d' % (host_info.address, port_number)
     if item.get('stats_port') is not None:
-        stats = '127.0.0.1:%d' % check_int(item['stats_port'], field('stats_port'), 1, 65535)
+        stats_host = '127.0.0.1'
+        if item.get('stats_address') is not None:
+            stats_host = _check_bind_address(item['stats_address'], field('stats_address'))
+        stats = '%s:%d' % (stats_host, check_int(item['stats_port'], field('stats_port'), 1, 65535))
+    elif item.get('stats_address') is not None:
+        raise TopologyError(field('stats_address'), 'needs stats_port: the address the stats server listens on')
     keys = None
     if item.get('keys') is not None:
         keys = _read_keys(item['keys'], field('keys'), play.target)
@@ -1154,6 +1160,10 @@ def _exposure_warnings(routers, federation):
                 text += (' (it cannot check signatures: uWSGI 2.0 resubscribes unsigned, and its edges %s forward '
                          'every packet they receive)' % ', '.join(sorted(edges[name])))
             warnings.append(text + '; keep the port on a network only your nodes and routers reach')
+        if router.stats is not None and not router.stats.startswith('127.'):
+            warnings.append('%s.stats_address (router %s): its stats server on %s lists every key and node of its '
+                            'pools to whoever reaches it, without authentication; keep it on a network only your '
+                            'hosts and your monitoring reach' % (where, name, router.stats))
         if router.secured and federation[name]:
             warnings.append('%s.resubscribe_to (router %s): uWSGI 2.0 forwards every subscription packet this '
                             'edge receives to %s unsigned, also the ones its signature check refused; signatures '

@@ -295,3 +295,27 @@ def test_operators_certificate_is_required_once_for_its_replicas():
     manifest = plan_of(hosts)['hosts']['uwsgi-local']['manifest']
     assert [r['path'] for r in manifest['required_files']] == ['/etc/ssl/own.crt', '/etc/ssl/own.key']
     assert [r['router'] for r in manifest['required_files']] == ['edge-https', 'edge-https']
+
+
+def _two_hosts(stats_address=None):
+    router = {'name': 'edge', 'type': 'http', 'port': 8080, 'subscription_port': 2626, 'stats_port': 9191}
+    if stats_address:
+        router['stats_address'] = stats_address
+    hosts = {
+        'r': {'ansible_host': '10.0.0.1', 'uwsgi_router_instances': [router]},
+        'n': {'ansible_host': '10.0.1.1', 'uwsgi_node_instances': [
+            {'name': 'app1', 'port': 3031, 'subscriptions': [{'router': 'edge', 'key': 'app.test'}]}]},
+    }
+    return plan_of(hosts, {'uwsgi_routers': ['r'], 'uwsgi_nodes': ['n']})
+
+
+@pytest.mark.parametrize('stats_address, seen_by_node, read_by_verify', [
+    (None, None, '127.0.0.1:9191'),                     # loopback: only the router's own host
+    ('0.0.0.0', '10.0.0.1:9191', '127.0.0.1:9191'),     # every address: the router host's one
+    ('10.0.0.1', '10.0.0.1:9191', '10.0.0.1:9191'),
+])
+def test_drain_reads_router_stats_where_the_node_host_reaches_them(stats_address, seen_by_node, read_by_verify):
+    plan = _two_hosts(stats_address)
+    drain = plan['hosts']['n']['manifest']['nodes']['drain'][0]
+    assert drain['routers'][0]['stats'] == seen_by_node
+    assert plan['hosts']['r']['manifest']['verify'][0]['stats'] == read_by_verify

@@ -951,3 +951,31 @@ def test_router_tuning_fields_refused_on_a_fastrouter():
         plan(hosts)
     assert str(caught.value).startswith('host core: uwsgi_router_instances[0].buffer_size: applies to http and '
                                         'https routers only')
+
+
+def test_stats_address_binds_the_stats_server_there_and_is_warned_about():
+    hosts = inventory()
+    _router(hosts)['stats_address'] = '10.0.0.1'
+    result = plan(hosts)
+    edge = result['hosts']['r1']['routers'][0]
+    assert edge['stats'] == '10.0.0.1:9191'
+    assert ['http-stats', '10.0.0.1:9191'] in compile_options(edge['spec'])
+    assert [w for w in result['warnings'] if w.startswith('host r1: uwsgi_router_instances[0].stats_address (router '
+                                                          'edge): its stats server on 10.0.0.1:9191 lists')]
+
+
+@pytest.mark.parametrize('change, where, fragment', [
+    ({'stats_address': '10.0.0.1:9000'}, '.stats_address', 'without a port'),
+    ({'stats_address': 'stats.example'}, '.stats_address', 'must be a numeric IPv4 address'),
+    ({'stats_address': '10.0.0.1', 'stats_port': None}, '.stats_address', 'needs stats_port'),
+])
+def test_stats_address_is_checked(change, where, fragment):
+    hosts = inventory()
+    router = _router(hosts)
+    router.update(change)
+    if 'stats_port' in change and change['stats_port'] is None:
+        del router['stats_port']
+    with pytest.raises(TopologyError) as caught:
+        plan(hosts)
+    assert str(caught.value).startswith('host r1: uwsgi_router_instances[0]%s: ' % where)
+    assert fragment in str(caught.value)
