@@ -11,11 +11,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import json
 import os
 import pwd
-import stat
 import subprocess
 import sys
 
@@ -29,31 +27,14 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 from ansible_collections.uwsgi.topology.plugins.action import files as files_action
 from ansible_collections.uwsgi.topology.plugins.module_utils.errors import TopologyError
 from ansible_collections.uwsgi.topology.plugins.modules import files as files_module
+from ansible_collections.uwsgi.topology.tests.unit.plugins.module_utils.test_placement import (  # noqa: E402
+    _b64, _mode, _read, _write)
 
 SECRET = b'-----BEGIN PRIVATE KEY-----\nMIIEvQ-TOP-SECRET-KEY-MATERIAL-0123456789\n-----END PRIVATE KEY-----\n'
 CERT = b'-----BEGIN CERTIFICATE-----\nMIIC-PUBLIC-CERTIFICATE\n-----END CERTIFICATE-----\n'
 PUBKEY = b'-----BEGIN PUBLIC KEY-----\nMIIB-PUBLIC-KEY\n-----END PUBLIC KEY-----\n'
 APP = b'def application(env, start_response):\n    return [b"hello"]\n'
 ME = pwd.getpwuid(os.getuid()).pw_name
-
-
-def _mode(path):
-    return stat.S_IMODE(os.lstat(path).st_mode)
-
-
-def _read(path):
-    with open(path, 'rb') as handle:
-        return handle.read()
-
-
-def _write(path, data, mode=0o644):
-    with open(path, 'wb') as handle:
-        handle.write(data)
-    os.chmod(path, mode)
-
-
-def _b64(data):
-    return base64.b64encode(data).decode('ascii')
 
 
 class Layout(object):
