@@ -20,7 +20,7 @@
 #   make lint      ansible-lint --profile production (config: .ansible-lint), offline
 #   make realbin   pytest tests/realbin with .build/uwsgi-builds.env exported
 #   make e2e       pytest tests/e2e: site.yml on the local inventory, broken inventories, Galaxy install
-#   make molecule  the Molecule scenarios in containers (molecule/run.sh; SCENARIOS="a b")
+#   make molecule  the Molecule scenarios in containers (extensions/molecule/run.sh; SCENARIOS="a b")
 #   make bench     python tests/bench/bench_compile.py
 #   make bench-play  python tests/bench/bench_play.py: the site play's re-run (tasks, wall time)
 #                  against commit a03b93d, and for 1, 5 and 20 local hosts (BENCH_ARGS="--rounds 1")
@@ -125,12 +125,12 @@ clean:
 distclean: clean
 	rm -rf $(VENV)
 
-# make molecule   the Molecule scenarios in real containers (molecule/run.sh): a Docker engine
+# make molecule   the Molecule scenarios in real containers (extensions/molecule/run.sh): a Docker engine
 #                 (scripts/docker-engine.sh), the base image (scripts/base-image.sh), the
-#                 collection link, then `molecule test` for each scenario of molecule/ with
-#                 molecule/config.yml as base config; prints each scenario's duration.
+#                 collection link, then `molecule test` for each scenario of extensions/molecule/ with
+#                 extensions/molecule/config.yml as base config; prints each scenario's duration.
 #                 SCENARIOS="default sni" runs only those. The last stage of make test.
 SCENARIOS ?=
 .PHONY: molecule
 molecule: venv
-	@$(ROOT)/molecule/run.sh $(SCENARIOS)
+	@$(ROOT)/extensions/molecule/run.sh $(SCENARIOS)

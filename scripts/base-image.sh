@@ -77,7 +77,7 @@ echo "base-image: docker import $NAME:$TAG"
 tar --numeric-owner -C "$rootfs" -c . \
     | docker import "${changes[@]}" --message "images/base.recipe $hash" - "$NAME:$TAG" >/dev/null
 
-# Smoke test: the image boots systemd with the platform settings of molecule/config.yml.
+# Smoke test: the image boots systemd with the platform settings of extensions/molecule/config.yml.
 probe=uwsgi-topology-base-probe-$$
 docker rm -f "$probe" >/dev/null 2>&1 || true
 docker run -d --name "$probe" --cap-add SYS_ADMIN --cgroupns host --security-opt seccomp=unconfined \

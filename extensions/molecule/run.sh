@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # `make molecule`: run the Molecule scenarios in real containers, from a fresh machine.
 #
-#   molecule/run.sh                  every scenario (molecule/*/molecule.yml), full `molecule test`
-#   molecule/run.sh default sni      only these
-#   MOLECULE_ARGS="--destroy=never" molecule/run.sh default   extra arguments for `molecule test`
+#   extensions/molecule/run.sh              every scenario (extensions/molecule/*/molecule.yml), full `molecule test`
+#   extensions/molecule/run.sh default sni  only these
+#   MOLECULE_ARGS="--destroy=never" extensions/molecule/run.sh default   extra arguments for `molecule test`
 #
 # First: a running Docker engine (scripts/docker-engine.sh), the base image
 # (scripts/base-image.sh), the collection link (scripts/collection-link.sh). Then each scenario
-# with molecule/config.yml as base config, timed; a failed scenario does not stop the others.
+# with extensions/molecule/config.yml (Molecule reads it by itself in a collection) as base config, timed; a failed scenario does not stop the others.
 # Prints each scenario's duration and result at the end; exits non-zero if any failed.
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd -P)
 export PATH=$ROOT/.venv/bin:$PATH
 
@@ -24,7 +24,7 @@ if [ $# -gt 0 ]; then
     scenarios=("$@")
 else
     scenarios=()
-    for f in molecule/*/molecule.yml; do
+    for f in extensions/molecule/*/molecule.yml; do
         scenarios+=("$(basename "$(dirname "$f")")")
     done
 fi
@@ -36,7 +36,7 @@ for s in "${scenarios[@]}"; do
     echo
     echo "==================== molecule test -s $s ===================="
     start=$(date +%s.%N)
-    molecule -c molecule/config.yml test -s "$s" "${extra[@]}"
+    molecule test -s "$s" "${extra[@]}"
     rc=$?
     names+=("$s")
     secs+=("$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')")

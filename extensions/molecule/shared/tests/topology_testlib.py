@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """What the scenarios' testinfra verifiers share.
 
-molecule/config.yml puts this directory on the verifier's PYTHONPATH, so a scenario's tests do
+extensions/molecule/config.yml puts this directory on the verifier's PYTHONPATH, so a scenario's tests do
 ``import topology_testlib as lib``. Everything here runs on the controller and reaches the
 scenario's containers through Molecule's inventory (docker connection): the router's stats
 server is read on the router's own host, requests are sent from a client container of the
