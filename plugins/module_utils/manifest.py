@@ -55,9 +55,11 @@ def add_manifests(plan, store, ca_file=CA_FILE, ca_common_name=CA_COMMON_NAME, d
     ca_planned = keystore['ca'] is not None
     names = _node_names(plan)
     servers = _routers_by_server(plan)
+    announces = _announces(plan)
     for host in sorted(plan['hosts']):
         host_plan = plan['hosts'][host]
-        host_plan['manifest'] = _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, names)
+        host_plan['manifest'] = _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, names,
+                                               announces)
         host_plan['manifest']['nodes']['drain'] = _drain(host_plan, servers)
     plan['keystore'] = keystore
     return plan
@@ -111,7 +113,7 @@ def _file(src, dest, kind, secret, key=None):
     return entry
 
 
-def _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, names):
+def _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, names, announces=None):
     paths = host_plan['paths']
     routers, nodes = host_plan['routers'], host_plan['nodes']
     secured = [r for r in routers if r['secured']]
@@ -162,13 +164,13 @@ def _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, n
         app['files'].append(_file(demo_app_src, '%s/%s' % (paths['apps'], DEMO_APP), 'app', False))
         app['reload'] = [n['name'] + NODE_SUFFIX for n in app_nodes]
 
-    router_vassals = [{'file': r['name'] + ROUTER_SUFFIX, 'instance': r['name'], 'role': 'router',
-                       'spec': r['spec'], 'socket': None} for r in routers]
+    router_vassals = [_router_vassal(r, layout, (announces or {}).get(r['subscription']) or []) for r in routers]
     node_vassals = [{'file': n['name'] + NODE_SUFFIX, 'instance': n['name'], 'role': 'node',
                      'spec': n['spec'], 'socket': n['address']} for n in nodes]
     reloads = []
     for vassal in router_vassals + node_vassals:
-        watched = [value for option, value in _options(vassal['spec']) if option == 'touch-reload']
+        watched = vassal.get('depends') or \
+            [value for option, value in _options(vassal['spec']) if option == 'touch-reload']
         if watched:
             reloads.append({'vassal': vassal['file'], 'on': watched})
 
@@ -193,6 +195,40 @@ def _host_manifest(host, host_plan, layout, ca_planned, ca_file, demo_app_src, n
         'reloads': reloads,
         'verify': [_verify(router, paths, ca_dest if ca_planned else None, names) for router in routers],
     }
+
+
+def _local(address):
+    """``host:port`` as a process on the same host reaches it (the wildcard through 127.0.0.1)."""
+    host, _sep, port = address.rpartition(':')
+    return '127.0.0.1:%s' % port if host in ('', '0.0.0.0') else address
+
+
+def _router_vassal(router, layout, announces):
+    """A router replica's vassal: its spec, the files it loads, and how to replace it without failing a
+    request (``rolling``: only with a stats server, which the steps read; ``leave`` only when other
+    replicas share its address)."""
+    vassal = {'file': router['name'] + ROUTER_SUFFIX, 'instance': router['name'], 'role': 'router',
+              'spec': router['spec'], 'socket': None, 'depends': list(router.get('reload_on') or [])}
+    if router.get('stats') and router.get('subscription'):
+        vassal['rolling'] = {
+            'stats': _local(router['stats']), 'server': _local(router['subscription']),
+            'listen': [_local(router['listen'])] if router.get('listen') else [],
+            'leave': (router.get('replicas') or 1) > 1,
+            'announces': [{'entry': entry, 'signing': '%s/%s' % (layout['signing'], key_file_name(entry['key']))
+                           if entry.get('signing') else None} for entry in announces],
+        }
+    return vassal
+
+
+def _announces(plan):
+    """Every subscription server -> the subscribe entries of the nodes that announce there, in plan order."""
+    out = {}
+    for host in sorted(plan['hosts']):
+        for node in plan['hosts'][host]['nodes']:
+            for entry in _subscribe_entries(node):
+                if isinstance(entry, dict) and entry.get('server'):
+                    out.setdefault(entry['server'], []).append(entry)
+    return out
 
 
 def _options(spec):

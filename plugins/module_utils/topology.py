@@ -57,6 +57,9 @@ HTTP_CONNECT_TIMEOUT = 3
 HTTP_TYPES = ('http', 'https')
 ROUTER_TYPES = ('http', 'https', 'ssl', 'fast', 'raw')
 TLS_TYPES = ('https', 'ssl')
+# The option that keeps a router from accepting connections while it has no node at all.
+CHEAP_OPTION = {'http': 'http-cheap', 'https': 'http-cheap', 'ssl': 'sslrouter-cheap', 'fast': 'fastrouter-cheap',
+                'raw': 'rawrouter-cheap'}
 NODE_KEYS = ('name', 'port', 'processes', 'wsgi_file', 'callable', 'announce_interval', 'subscriptions', 'spec')
 SUBSCRIPTION_KEYS = ('router', 'key', 'weight', 'signed', 'sni')
 SPEC_EXTRA_KEYS = ('router', 'subscriptions', 'options', 'plugins')
@@ -811,19 +814,21 @@ def _router_plan(router, replica, subs, cores, expect, answers, host_sni_keys, p
     if subscriptions:
         spec['subscriptions'] = subscriptions
     options, origins = [], []
-    for sni_key in sni_keys:
-        # uWSGI keeps an SNI context until the router reloads (#581): reload when a certificate changes.
-        options.append(['touch-reload', '%s/%s' % (paths['certs'], sni_file(sni_key, 'crt'))])
-        origins.append('.sni')
+    # Files the router loads when it starts: its certificate (read once, plugins/http/https.c:61) and the
+    # SNI certificates its pools load once each (core/subscription.c:24-52, #581). The vassals module
+    # writes a digest of them into the vassal file, so a renewed one reloads the router, replica after
+    # replica (no touch-reload: that would reload every replica at the same moment).
+    reload_on = ['%s/%s' % (paths['certs'], sni_file(sni_key, 'crt')) for sni_key in sni_keys]
     if cert:
-        # The router reads its own certificate only when it starts: a renewed one must reload it.
-        options.append(['touch-reload', cert])
-        origins.append('.cert' if router.cert else '.type')
-    reload_on = [value for _name, value in options]
+        reload_on.append(cert)
     if router.replicas > 1:
         # Several single-process routers on one address (../shared/OPERATIONS-FACTS.md §4): SO_REUSEPORT
         # on the bind lets each replica listen there, and the kernel spreads the connections.
         options.append(['reuse-port', 'true'])
+        origins.append('.replicas')
+        # A replica that (re)starts accepts no connection while it has no node (corerouter.c:672):
+        # they wait in its backlog until its pools are refilled, instead of finding them empty.
+        options.append([CHEAP_OPTION[router.type], 'true'])
         origins.append('.replicas')
     table = [
         (('routers', 0, 'type'), '.type'),
@@ -856,6 +861,7 @@ def _router_plan(router, replica, subs, cores, expect, answers, host_sni_keys, p
         # Replicas share the instance's certificate: generated (and placed) once, for replica 0.
         'cert_generated': router.type in TLS_TYPES and not router.cert and not replica.index,
         'expect': expect, 'answers': answers, 'path': router.path, 'reload_on': reload_on,
+        'replicas': router.replicas, 'listen': router.bind,
         # The certificate a TLS client asking for each key by name must be shown (on the router's host).
         'certificates': dict(
             (k, '%s/%s' % (paths['certs'], sni_file(k, 'crt')) if k in sni_keys else cert)

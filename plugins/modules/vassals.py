@@ -35,6 +35,20 @@ description:
   - O(touch) names planned vassals to reload (an Emperor reloads a vassal whose file's modification
     time changes), for example those whose application changed. A vassal written in the same run is
     reloaded by the write and is not touched again.
+  - O(vassals[].depends) names files a vassal loads when it starts (a router's certificates): a digest of
+    their content is written into the vassal file as a comment, so the vassal is rewritten, and the
+    Emperor reloads it, when one of them changes.
+  - A vassal with O(vassals[].rolling) (a router replica, planned by the collection) is replaced in
+    steps when it changes, one replica after the other, so that no request fails (see the collection's
+    README, "Router changes without a failed request"): with O(vassals[].rolling.leave) its listening
+    socket is shut down first (the kernel gives its connections to the replicas sharing the address)
+    and the module waits until the requests in flight through it completed (O(drain_timeout)); then
+    the file is written, and the module waits until a new router process answers on the replica's
+    stats server (O(start_timeout)). The subscriptions of the nodes the replica held before (built and,
+    when the router checks signatures, signed on the controller by the action plugin of the same name:
+    O(refill)) are sent as soon as the new master bound its subscription server, before its router
+    process reads it, and the module waits until they are in the pools, before the next replica. Run without the action plugin (O(defer_rolling) and O(rolling_step) unset), the
+    module writes such a vassal at once, like any other.
 author:
   - uwsgi.topology developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -101,6 +115,92 @@ options:
             address is stopped before this one is written. The addresses in the compiled spec
             (C(socket), C(uwsgi-socket), C(http-socket)) count as well.
         type: str
+      depends:
+        description:
+          - Files the instance loads when it starts (for a router, its certificate and key and the SNI
+            certificates of its keys). The SHA-256 of their content (or of their absence) is written
+            into the vassal file as a comment, so that a change of any of them rewrites the file and
+            reloads the vassal.
+        type: list
+        elements: path
+        default: []
+      rolling:
+        description:
+          - How to replace this router replica without failing a request (the plan's C(rolling) entry).
+        type: dict
+        suboptions:
+          stats:
+            description: The replica's stats server, as this host reaches it (V(host:port)).
+            type: str
+            required: true
+          server:
+            description:
+              - The replica's subscription server, as this host reaches it (V(host:port)), where the action
+                plugin sends the subscriptions to after the reload.
+            type: str
+          listen:
+            description: The addresses the replica accepts connections on (V(host:port)).
+            type: list
+            elements: str
+            default: []
+          leave:
+            description:
+              - Take the replica out of its address before it reloads (only when other replicas share the
+                address).
+            type: bool
+            default: false
+          announces:
+            description:
+              - The subscriptions of the nodes that announce to this replica, which the action plugin builds
+                O(refill) from (ignored by the module).
+            type: list
+            elements: dict
+            default: []
+  defer_rolling:
+    description:
+      - Do not write the vassals with O(vassals[].rolling) whose content changes; list them in
+        RV(deferred) instead. Set by the action plugin, which then replaces them one by one.
+    type: bool
+    default: false
+  rolling_step:
+    description:
+      - Replace the one vassal of O(vassals) in steps (leave, write, wait for the new process), and return
+        the pools it held before in RV(pools_before). Set by the action plugin.
+    type: bool
+    default: false
+  refill:
+    description:
+      - With O(rolling_step), the subscribe datagrams (base64) the action plugin built and signed for the
+        replica's nodes. Those of the nodes the replica held before are sent as soon as its new master
+        bound the subscription server, so that its pools are full before it takes a connection. Not
+        logged.
+    type: list
+    elements: dict
+    suboptions:
+      key:
+        description: The key the datagram subscribes.
+        type: str
+        required: true
+      address:
+        description: The node address the datagram subscribes.
+        type: str
+        required: true
+      data:
+        description: The datagram, base64.
+        type: str
+        required: true
+  drain_timeout:
+    description:
+      - Seconds to wait, after a replica left its address, until the requests in flight through it
+        completed. The task fails then, without reloading it.
+    type: int
+    default: 120
+  start_timeout:
+    description:
+      - Seconds to wait, after a replica's file was written, until its new process answers on its stats
+        server.
+    type: int
+    default: 60
   suffixes:
     description:
       - The file name endings that mark a vassal as managed by this task, for example
@@ -266,6 +366,8 @@ diff:
             "before": "", "after": "[uwsgi]\nstrict = true\n"}]
 '''
 
+import base64
+import hashlib
 import os
 import time
 
@@ -273,6 +375,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.uwsgi.topology.plugins.module_utils.errors import TopologyError
 from ansible_collections.uwsgi.topology.plugins.module_utils import vassal_file
+from ansible_collections.uwsgi.topology.plugins.module_utils import router_reload
+from ansible_collections.uwsgi.topology.plugins.module_utils import packet as _packet
 
 
 class Planned(object):
@@ -290,6 +394,7 @@ class Planned(object):
             self.sockets.append(item['socket'])
         self.path = None   # the file written: the link's target for a link
         self.needs_write = True
+        self.item = item
 
 
 class Stale(object):
@@ -345,8 +450,23 @@ def _compile(module):
         if not item['file'].endswith('.ini'):
             module.warn('%s does not end in .ini: an Emperor chooses the config parser by the extension'
                         % item['file'])
+        if item.get('depends'):
+            ini += depends_line(item['depends'])
         planned.append(Planned(i, item, options, ini))
     return planned
+
+
+def depends_line(paths):
+    """The comment line that makes a vassal file change when a file it loads changes."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.encode('utf-8') + b'\0')
+        try:
+            with open(path, 'rb') as handle:
+                digest.update(hashlib.sha256(handle.read()).digest())
+        except (IOError, OSError):
+            digest.update(b'absent')
+    return '; uwsgi.topology: the files it loads (%d) have sha256 %s\n' % (len(paths), digest.hexdigest())
 
 
 def _stale(directory, suffixes, keep):
@@ -372,7 +492,7 @@ class VassalSet(object):
         self.params = module.params
         self.directory = self.params['path']
         self.result = dict(changed=False, written=[], removed=[], touched=[], unchanged=[], attributes_set=[],
-                           stopped=[], diff=[])
+                           stopped=[], deferred=[], rolled=[], pools_before=None, diff=[])
         self.validator = vassal_file.Validator(module, self.params['validate'], self.params['uwsgi_binary'])
 
     def run(self):
@@ -414,12 +534,56 @@ class VassalSet(object):
         self._remove_and_wait(first, skip=kept)
 
         touch = set(self.params['touch'])
+        if self.params['rolling_step']:
+            if len(planned) != 1 or not planned[0].item.get('rolling'):
+                raise TopologyError('vassals', 'rolling_step replaces exactly one vassal with rolling, got %d vassals'
+                                    % len(planned))
+            self._roll(planned[0])
+            return self.result
         for vassal in planned:
+            if self.params['defer_rolling'] and vassal.needs_write and vassal.item.get('rolling') \
+                    and not self.module.check_mode:
+                self.result['changed'] = True
+                self.result['deferred'].append(vassal.file)
+                continue
             self._put(vassal, vassal.file in touch)
         self._remove_and_wait(later, skip=kept)
         return self.result
 
     # --- acting -------------------------------------------------------------------------------
+
+    def _roll(self, vassal):
+        """Leave (when planned), write, refill, wait for the new router process: one replica, in steps."""
+        rolling = vassal.item['rolling']
+        replica = router_reload.Replica(vassal.label, rolling['stats'], rolling.get('listen') or [])
+        before = None if self.module.check_mode or not vassal.needs_write else replica.snapshot()
+        step = {'file': vassal.file, 'left': None, 'started': None, 'refilled': None, 'pushed': 0}
+        server = rolling.get('server')
+        packets = []
+        if before is not None:
+            held = router_reload.pools(before)
+            self.result['pools_before'] = dict((k, sorted(v)) for k, v in held.items())
+            packets = router_reload.refill_order(self.params['refill'] or [], held) if server else []
+            old_udp = router_reload.listening_inodes(int(server.rsplit(':', 1)[1]), udp=True) if server else set()
+            if rolling.get('leave'):
+                step['left'] = round(replica.leave(before, self.params['drain_timeout'])[0], 3)
+        start = time.monotonic()
+        self._put(vassal, False)
+        if before is not None:
+            if packets:
+                # Sent as soon as the new master bound the subscription server, before its router process
+                # reads it: the pools are full before it takes its first connection.
+                replica.wait_bound(server, old_udp, self.params['start_timeout'])
+                for item in packets:
+                    _packet.send(server, base64.b64decode(item['data']))
+                step['pushed'] = len(packets)
+            replica.wait_new(before.get('pid'), self.params['start_timeout'])
+            step['started'] = round(time.monotonic() - start, 3)
+            if packets:
+                replica.wait_pools([(p['key'], p['address']) for p in packets], self.params['start_timeout'])
+                step['refilled'] = round(time.monotonic() - start, 3)
+        if vassal.needs_write:
+            self.result['rolled'].append(step)
 
     def _written(self, vassal, diff):
         self.result['changed'] = True
@@ -502,7 +666,24 @@ def main():
                 role=dict(type='str'),
                 spec=dict(type='dict', required=True),
                 socket=dict(type='str'),
+                depends=dict(type='list', elements='path', default=[]),
+                rolling=dict(type='dict', options=dict(
+                    stats=dict(type='str', required=True),
+                    server=dict(type='str'),
+                    listen=dict(type='list', elements='str', default=[]),
+                    leave=dict(type='bool', default=False),
+                    announces=dict(type='list', elements='dict', default=[]),
+                )),
             )),
+            defer_rolling=dict(type='bool', default=False),
+            rolling_step=dict(type='bool', default=False),
+            refill=dict(type='list', elements='dict', no_log=True, options=dict(
+                key=dict(type='str', required=True, no_log=False),
+                address=dict(type='str', required=True),
+                data=dict(type='str', required=True),
+            )),
+            drain_timeout=dict(type='int', default=120),
+            start_timeout=dict(type='int', default=60),
             suffixes=dict(type='list', elements='str', required=True),
             version=dict(type='str', default='2.0', choices=['2.0', '2.1']),
             build=dict(type='dict', options=dict(
