@@ -289,6 +289,38 @@ def test_drain_knows_every_replica_of_a_router():
     assert len(app1['subscriptions']) == 4
 
 
+def test_each_replica_is_replaced_in_steps_and_refilled_with_the_nodes_that_announce_to_it():
+    result = plan_of(replicated_default())
+    manifest = result['hosts']['uwsgi-local']['manifest']
+    vassals = dict((v['instance'], v) for v in manifest['routers']['vassals'])
+    for name, server, stats, port in (('edge-http', 12626, 19191, 18080), ('edge-http.r1', 12627, 19192, 18080),
+                                      ('edge-https', 12636, 19196, 18443), ('edge-https.r1', 12637, 19197, 18443)):
+        rolling = vassals[name]['rolling']
+        assert rolling['stats'] == '127.0.0.1:%d' % stats
+        assert rolling['server'] == '127.0.0.1:%d' % server
+        assert rolling['listen'] == ['127.0.0.1:%d' % port]
+        assert rolling['leave'] is True  # a sibling shares the address
+        announced = [(a['entry']['key'], a['entry']['address']) for a in rolling['announces']]
+        assert announced == [('app.test', '127.0.0.1:13031'), ('app.test', '127.0.0.1:13032'),
+                             ('api.test', '127.0.0.1:13033')]
+        assert all(a['entry']['server'] == '127.0.0.1:%d' % server for a in rolling['announces'])
+        # Signed on the controller with the key store's copy of each key.
+        for a in rolling['announces']:
+            assert a['signing'].endswith('/%s.pem' % a['entry']['key'])
+            assert not a['signing'].startswith(PREFIX + '/keys/')
+    # The https replicas reload on their certificates (a digest in the vassal file), the http ones on nothing.
+    assert vassals['edge-https']['depends'] == vassals['edge-https.r1']['depends'] == [
+        PREFIX + '/certs/api.test.crt', PREFIX + '/certs/app.test.crt', PREFIX + '/certs/edge-https.crt']
+    assert vassals['edge-http']['depends'] == []
+
+
+def test_a_single_router_is_refilled_but_never_leaves_its_only_address(default_plan):
+    manifest = default_plan['hosts']['uwsgi-local']['manifest']
+    for vassal in manifest['routers']['vassals']:
+        assert vassal['rolling']['leave'] is False
+        assert len(vassal['rolling']['announces']) == 3
+
+
 def test_operators_certificate_is_required_once_for_its_replicas():
     hosts = replicated_default()
     hosts['uwsgi-local']['uwsgi_router_instances'][1].update(cert='/etc/ssl/own.crt', key='/etc/ssl/own.key')

@@ -569,3 +569,53 @@ def test_wait_closed_returns_what_stays_open(listener):
     still = vassal_file.wait_closed(targets, time.monotonic() + 0.5)
 
     assert still == [targets[0]]
+
+
+# --- files a vassal loads, and router replicas replaced in steps --------------------------------
+
+def test_a_changed_file_the_vassal_loads_rewrites_it(run_module, uwsgi_ok, vassal_dir, tmp_path):
+    cert = tmp_path / 'edge.crt'
+    _write(cert, 'one')
+    router = dict(_router(), depends=[str(cert)])
+    failed, result, _warnings = run_module(vassals.main, _args(vassal_dir, uwsgi_ok, [router]))
+    assert not failed, result
+    first = _read(vassal_dir / router['file'])
+    assert first.startswith(_ini(router)) and '; uwsgi.topology: the files it loads (1) have sha256 ' in first
+    failed, result, _warnings = run_module(vassals.main, _args(vassal_dir, uwsgi_ok, [router]))
+    assert result['changed'] is False
+    _write(cert, 'two')  # a renewed certificate: the vassal changes, so the Emperor reloads it
+    failed, result, _warnings = run_module(vassals.main, _args(vassal_dir, uwsgi_ok, [router]))
+    assert not failed, result
+    assert result['written'] == [router['file']]
+    assert _read(vassal_dir / router['file']) != first
+    cert.unlink()  # a missing file counts as a content too
+    failed, result, _warnings = run_module(vassals.main, _args(vassal_dir, uwsgi_ok, [router]))
+    assert result['written'] == [router['file']]
+
+
+def test_rolling_vassals_that_change_are_left_to_the_action_plugin(run_module, uwsgi_ok, vassal_dir):
+    rolling = {'stats': '127.0.0.1:1', 'server': '127.0.0.1:2', 'listen': ['127.0.0.1:3'], 'leave': True,
+               'announces': []}
+    router = dict(_router(), rolling=rolling)
+    node = _node('app1', '127.0.0.1:13031')
+    args = dict(_args(vassal_dir, uwsgi_ok, [router, node]), defer_rolling=True)
+    failed, result, _warnings = run_module(vassals.main, args)
+    assert not failed, result
+    assert result['deferred'] == [router['file']] and result['written'] == [node['file']]
+    assert not (vassal_dir / router['file']).exists()
+    # The step: nothing runs there yet (no stats server), so it is only written; no refill is sent.
+    step = dict(_args(vassal_dir, uwsgi_ok, [router]), rolling_step=True, prune=False)
+    failed, result, _warnings = run_module(vassals.main, step)
+    assert not failed, result
+    assert result['written'] == [router['file']] and result['pools_before'] is None
+    assert result['rolled'] == [{'file': router['file'], 'left': None, 'started': None, 'refilled': None,
+                                 'pushed': 0}]
+    # In place: neither deferred nor rolled again.
+    failed, result, _warnings = run_module(vassals.main, args)
+    assert result['deferred'] == [] and result['unchanged'] == [router['file'], node['file']]
+
+
+def test_a_rolling_step_takes_exactly_one_rolling_vassal(run_module, uwsgi_ok, vassal_dir):
+    step = dict(_args(vassal_dir, uwsgi_ok, [_router(), _node('app1', '127.0.0.1:13031')]), rolling_step=True)
+    failed, result, _warnings = run_module(vassals.main, step)
+    assert failed and 'rolling_step replaces exactly one vassal with rolling, got 2' in result['msg']
