@@ -36,8 +36,8 @@ description:
     time changes), for example those whose application changed. A vassal written in the same run is
     reloaded by the write and is not touched again.
   - O(vassals[].depends) names files a vassal loads when it starts (a router's certificates): a digest of
-    their content is written into the vassal file as a comment, so the vassal is rewritten, and the
-    Emperor reloads it, when one of them changes.
+    their content is written into the vassal file as a comment, so the vassal is rewritten (and the
+    Emperor reloads it) when one of them changes.
   - A vassal with O(vassals[].rolling) (a router replica, planned by the collection) is replaced in
     steps when it changes, one replica after the other, so that no request fails (see the collection's
     README, "Router changes without a failed request"): with O(vassals[].rolling.leave) its listening
@@ -47,8 +47,9 @@ description:
     stats server (O(start_timeout)). The subscriptions of the nodes the replica held before (built and,
     when the router checks signatures, signed on the controller by the action plugin of the same name:
     O(refill)) are sent as soon as the new master bound its subscription server, before its router
-    process reads it, and the module waits until they are in the pools, before the next replica. Run without the action plugin (O(defer_rolling) and O(rolling_step) unset), the
-    module writes such a vassal at once, like any other.
+    process reads it, and the module waits until they are in the pools, before the next replica.
+    Run without the action plugin (O(defer_rolling) and O(rolling_step) unset), the module writes
+    such a vassal at once, like any other.
 author:
   - uwsgi.topology developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -120,7 +121,8 @@ options:
           - Files the instance loads when it starts (for a router, its certificate and key and the SNI
             certificates of its keys). The SHA-256 of their content (or of their absence) is written
             into the vassal file as a comment, so that a change of any of them rewrites the file and
-            reloads the vassal.
+            reloads the vassal. For a vassal with O(vassals[].rolling), the uWSGI binary
+            (O(uwsgi_binary)) counts too: a new binary reloads the router replicas onto it, one by one.
         type: list
         elements: path
         default: []
@@ -450,8 +452,15 @@ def _compile(module):
         if not item['file'].endswith('.ini'):
             module.warn('%s does not end in .ini: an Emperor chooses the config parser by the extension'
                         % item['file'])
-        if item.get('depends'):
-            ini += depends_line(item['depends'])
+        depends = list(item.get('depends') or [])
+        if item.get('rolling'):
+            # A router replica also reloads onto a new uWSGI binary, one replica after the other.
+            binary = params['uwsgi_binary'] or 'uwsgi'
+            found = binary if '/' in binary else module.get_bin_path(binary)
+            if found:
+                depends.append(found)
+        if depends:
+            ini += depends_line(depends)
         planned.append(Planned(i, item, options, ini))
     return planned
 

@@ -191,8 +191,8 @@ def test_refill_packets_are_signed_on_the_controller_with_the_stores_key(key_pem
         [_announce('app.test', '127.0.0.1:3031'), _announce('app.test', '127.0.0.1:3032')],
         lambda path: read.append(path) or pem, now=1000)
     assert read == ['/store/app.test.pem']  # one signer per key file
-    assert [(p['key'], p['address']) for p in packets] == [('app.test', '127.0.0.1:3031'),
-                                                            ('app.test', '127.0.0.1:3032')]
+    assert [(p['key'], p['address']) for p in packets] == [
+        ('app.test', '127.0.0.1:3031'), ('app.test', '127.0.0.1:3032')]
     data = base64.b64decode(packets[0]['data'])
     cmd, pairs = packet.decode(data)
     values = dict(pairs)
