@@ -35,17 +35,17 @@ description:
   - O(touch) names planned vassals to reload (an Emperor reloads a vassal whose file's modification
     time changes), for example those whose application changed. A vassal written in the same run is
     reloaded by the write and is not touched again.
-  - O(vassals[].depends) names files a vassal loads when it starts (a router's certificates): a digest of
+  - O(vassals[].depends) names files a vassal loads when it starts (a router's certificates); a digest of
     their content is written into the vassal file as a comment, so the vassal is rewritten (and the
     Emperor reloads it) when one of them changes.
   - A vassal with O(vassals[].rolling) (a router replica, planned by the collection) is replaced in
     steps when it changes, one replica after the other, so that no request fails (see the collection's
-    README, "Router changes without a failed request"): with O(vassals[].rolling.leave) its listening
+    README, "Router changes without a failed request"). With O(vassals[].rolling.leave) its listening
     socket is shut down first (the kernel gives its connections to the replicas sharing the address)
     and the module waits until the requests in flight through it completed (O(drain_timeout)); then
     the file is written, and the module waits until a new router process answers on the replica's
     stats server (O(start_timeout)). The subscriptions of the nodes the replica held before (built and,
-    when the router checks signatures, signed on the controller by the action plugin of the same name:
+    when the router checks signatures, signed on the controller by the action plugin of the same name,
     O(refill)) are sent as soon as the new master bound its subscription server, before its router
     process reads it, and the module waits until they are in the pools, before the next replica.
     Run without the action plugin (O(defer_rolling) and O(rolling_step) unset), the module writes
@@ -122,7 +122,7 @@ options:
             certificates of its keys). The SHA-256 of their content (or of their absence) is written
             into the vassal file as a comment, so that a change of any of them rewrites the file and
             reloads the vassal. For a vassal with O(vassals[].rolling), the uWSGI binary
-            (O(uwsgi_binary)) counts too: a new binary reloads the router replicas onto it, one by one.
+            (O(uwsgi_binary)) counts too, so a new binary reloads the router replicas onto it, one by one.
         type: list
         elements: path
         default: []
