@@ -215,6 +215,9 @@ class Layout(object):
         inventory = bp.default_inventory(tree, offset)
         variables = e2e.host_vars(inventory)
         routers = variables['uwsgi_router_instances']
+        for router in routers:
+            # One router process against nginx's one worker: the replicas are measured on their own below.
+            router.pop('replicas', None)
         http = e2e.instance(inventory, 'router', 'edge-http')
         https = e2e.instance(inventory, 'router', 'edge-https')
         subscription = max(r['subscription_port'] for r in routers)
