@@ -355,6 +355,30 @@ stopped:
   type: list
   elements: str
   sample: [127.0.0.1:13033]
+deferred:
+  description:
+    - With O(defer_rolling), the file names of the rolling vassals left for the action plugin to replace;
+      the action plugin returns an empty list once it replaced them.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+rolled:
+  description:
+    - The router replicas replaced in steps, each with the seconds it took to leave its address (V(null)
+      when it did not have to), from the write until its new process answered, and until its pools were
+      refilled, and the number of subscriptions sent to it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"file": "edge-http.router.topology.ini", "left": 0.21, "started": 0.31, "refilled": 0.33, "pushed": 3}]
+pools_before:
+  description:
+    - With O(rolling_step), the pools of the replica before it reloaded (key to node addresses), or V(null)
+      when it was not running.
+  returned: always
+  type: dict
+  sample: {"app.test": ["127.0.0.1:13031", "127.0.0.1:13032"]}
 diff:
   description:
     - The changes, as Ansible shows them with C(--diff). A content entry per vassal written or removed

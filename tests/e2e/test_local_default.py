@@ -180,7 +180,8 @@ def test_removed_node_is_pruned_and_a_rotated_certificate_reloads_the_router(top
     stats_port = _port(topo, 'router', 'edge-http', 'stats_port')
     assert e2e.wait_until(lambda: e2e.live_nodes(e2e.router_stats(stats_port), 'api.test') == [], 30)
 
-    # The router reloaded (touch-reload on the SNI certificate) and presents the new one.
+    # The router replicas reloaded one by one (the SNI certificate's digest in their vassal files) and
+    # present the new one.
     with open(str(prefix / 'certs' / 'app.test.crt')) as handle:
         new_der = e2e.ssl.PEM_cert_to_DER_cert(handle.read())
     assert new_der != old_der
