@@ -47,13 +47,17 @@ HOST_VARS = (
 ROUTER_KEYS = ('name', 'type', 'port', 'bind_address', 'subscription_port', 'stats_port', 'stats_address', 'keys',
                'secured',
                'sign_tolerance', 'tolerance', 'algorithm', 'workers', 'replicas', 'buffer_size', 'connect_timeout',
-               'cert', 'key', 'sni', 'resubscribe_to', 'spec')
+               'listen', 'cert', 'key', 'sni', 'resubscribe_to', 'spec')
 # Defaults of the http and https routers chosen by `make bench-router` (README "Router performance"):
 # a 64 KiB buffer moved 64 KiB and 1 MiB responses from 0.43x and 0.52x nginx's throughput to 0.76x
 # and 1.34x with no cost for small ones; the backend connect timeout is otherwise the socket timeout
 # (60 s, 2.0 plugins/http/http.c), the time a vanished node costs each request that meets it.
 HTTP_BUFFER_SIZE = 65536
 HTTP_CONNECT_TIMEOUT = 3
+# The listen backlog of every router (uWSGI's default is 100): a burst of 256 connections saw a p99 of
+# 952 ms (retransmitted SYNs) with it, 68 ms with 1024. uWSGI refuses to start with a backlog above the
+# host's net.core.somaxconn (4096 since Linux 5.4): the vassals module checks it before writing.
+ROUTER_LISTEN = 1024
 HTTP_TYPES = ('http', 'https')
 ROUTER_TYPES = ('http', 'https', 'ssl', 'fast', 'raw')
 TLS_TYPES = ('https', 'ssl')
@@ -98,7 +102,8 @@ Host = collections.namedtuple('Host', 'name address paths build')
 # One router instance, every field checked. ``resubscribe_to`` is a list of (reference, where written).
 Router = collections.namedtuple('Router', 'host path name type address bind_address port bind subscription stats '
                                           'keys secured sign_tolerance tolerance algorithm workers cert key sni '
-                                          'resubscribe_to extra paths build replicas buffer_size connect_timeout')
+                                          'resubscribe_to extra paths build replicas buffer_size connect_timeout '
+                                          'listen')
 # One replica of a router instance (``replicas: N``): its vassal name, subscription server and stats server.
 Replica = collections.namedtuple('Replica', 'index name subscription stats')
 # One node instance; ``subscriptions`` is still as written (read once the routers are known).
@@ -354,6 +359,7 @@ def _read_router(host, path, item, host_info, play):
             check_int(item['buffer_size'], field('buffer_size'), 4096, 16 * 1024 * 1024)
         connect_timeout = HTTP_CONNECT_TIMEOUT if item.get('connect_timeout') is None else \
             check_int(item['connect_timeout'], field('connect_timeout'), 1)
+    listen = ROUTER_LISTEN if item.get('listen') is None else check_int(item['listen'], field('listen'), 1, 65535)
     if replicas > 1:
         for port_field, address in (('subscription_port', subscription), ('stats_port', stats)):
             first = None if address is None else int(address.rsplit(':', 1)[1])
@@ -389,7 +395,7 @@ def _read_router(host, path, item, host_info, play):
                   secured=secured, sign_tolerance=sign_tolerance, tolerance=tolerance, algorithm=algorithm,
                   workers=workers, cert=cert, key=key, sni=sni, resubscribe_to=resubscribe_to, extra=extra,
                   paths=host_info.paths, build=host_info.build, replicas=replicas, buffer_size=buffer_size,
-                  connect_timeout=connect_timeout)
+                  connect_timeout=connect_timeout, listen=listen)
 
 
 def replica_name(name, index):
@@ -821,6 +827,8 @@ def _router_plan(router, replica, subs, cores, expect, answers, host_sni_keys, p
     reload_on = ['%s/%s' % (paths['certs'], sni_file(sni_key, 'crt')) for sni_key in sni_keys]
     if cert:
         reload_on.append(cert)
+    options.append(['listen', str(router.listen)])
+    origins.append('.listen')
     if router.replicas > 1:
         # Several single-process routers on one address (../shared/OPERATIONS-FACTS.md §4): SO_REUSEPORT
         # on the bind lets each replica listen there, and the kernel spreads the connections.

@@ -476,6 +476,7 @@ def _compile(module):
         if not item['file'].endswith('.ini'):
             module.warn('%s does not end in .ini: an Emperor chooses the config parser by the extension'
                         % item['file'])
+        _check_backlog(options, 'vassals[%d] (%s)' % (i, item['file']))
         depends = list(item.get('depends') or [])
         if item.get('rolling'):
             # A router replica also reloads onto a new uWSGI binary, one replica after the other.
@@ -487,6 +488,22 @@ def _compile(module):
             ini += depends_line(depends)
         planned.append(Planned(i, item, options, ini))
     return planned
+
+
+def _check_backlog(options, where, somaxconn='/proc/sys/net/core/somaxconn'):
+    """uWSGI refuses to start when its listen backlog exceeds the host's net.core.somaxconn: say so first."""
+    wanted = [value for name, value in options if name == 'listen']
+    if not wanted:
+        return
+    try:
+        with open(somaxconn) as handle:
+            limit = int(handle.read().strip())
+    except (IOError, OSError, ValueError):
+        return  # not Linux, or not readable: uWSGI checks it at start
+    if int(wanted[-1]) > limit:
+        raise TopologyError(where + ': listen', '%s exceeds this host\'s net.core.somaxconn (%d): uWSGI would refuse '
+                            'to start; set the instance\'s listen to %d or less, or raise net.core.somaxconn'
+                            % (wanted[-1], limit, limit))
 
 
 def depends_line(paths):

@@ -984,3 +984,13 @@ def test_stats_address_is_checked(change, where, fragment):
         plan(hosts)
     assert str(caught.value).startswith('host r1: uwsgi_router_instances[0]%s: ' % where)
     assert fragment in str(caught.value)
+
+
+def test_routers_listen_with_a_1024_backlog_unless_told_otherwise():
+    hosts = inventory()
+    _router(hosts, index=1)['listen'] = 4096
+    edge, tls = plan(hosts)['hosts']['r1']['routers']
+    assert ['listen', '1024'] in compile_options(edge['spec'])
+    assert ['listen', '4096'] in compile_options(tls['spec'])
+    _router(hosts)['listen'] = 0
+    assert 'host r1: uwsgi_router_instances[0].listen' in _refused(hosts)

@@ -619,3 +619,14 @@ def test_a_rolling_step_takes_exactly_one_rolling_vassal(run_module, uwsgi_ok, v
     step = dict(_args(vassal_dir, uwsgi_ok, [_router(), _node('app1', '127.0.0.1:13031')]), rolling_step=True)
     failed, result, _warnings = run_module(vassals.main, step)
     assert failed and 'rolling_step replaces exactly one vassal with rolling, got 2' in result['msg']
+
+
+def test_a_backlog_above_somaxconn_is_refused_before_anything_is_written(tmp_path):
+    limit = tmp_path / 'somaxconn'
+    limit.write_text(u'128\n')
+    vassals._check_backlog([('listen', '128')], 'vassals[0] (edge)', str(limit))
+    vassals._check_backlog([('socket', ':1')], 'vassals[0] (edge)', str(limit))
+    with pytest.raises(vassals.TopologyError, match=r"vassals\[0\] \(edge\): listen: 1024 exceeds this host's "
+                                                    r"net.core.somaxconn \(128\).*listen to 128 or less"):
+        vassals._check_backlog([('listen', '1024')], 'vassals[0] (edge)', str(limit))
+    vassals._check_backlog([('listen', '1024')], 'vassals[0] (edge)', str(tmp_path / 'missing'))
