@@ -14,6 +14,13 @@
 #   uwsgi-plugin-python3
 #   pkg shellcheck: ansible-test sanity's `shellcheck` test (otherwise only a
 #                   warning "Required program shellcheck not found")
+#   graphviz        `dot`: the unit tests check that it draws the topology_graph
+#                   filter's DOT output (tests/unit/plugins/module_utils/test_graph.py)
+#   prometheus      promtool (the unit tests check the router metrics' exposition
+#                   with `promtool check metrics`) and the server the e2e test
+#                   runs on loopback to scrape them (tests/e2e/test_metrics.py);
+#                   Debian enables the package's own service (port 9090), which
+#                   the tests never use
 #   python3.11-venv only when `python3.11 -m venv` cannot work (Debian's own
 #                   python3.11 keeps ensurepip in this separate package)
 #   python3.11-dev  only when the python3.11 used for the build lacks Python.h
@@ -24,7 +31,7 @@ PYTHON=${PYTHON:-python3.11}
 if [ $# -gt 0 ]; then
     pkgs=("$@")
 else
-    pkgs=(gcc libc6-dev libssl-dev zlib1g-dev libpcre2-dev uwsgi-core uwsgi-plugin-python3 shellcheck)
+    pkgs=(gcc libc6-dev libssl-dev zlib1g-dev libpcre2-dev uwsgi-core uwsgi-plugin-python3 shellcheck graphviz prometheus)
     if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
         pkgs+=(python3.11-venv)
     fi

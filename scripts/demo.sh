@@ -17,8 +17,9 @@
 # (only the missing packages; nothing runs when all are there); (2) `make venv` (the
 # test infrastructure's virtualenv with Ansible; reused when up to date); (3) the link
 # .build/collections/ansible_collections/uwsgi/topology -> this repository, which
-# ansible.cfg's collections_path reads; (4) .venv/bin/ansible-playbook site.yml "$@".
-# No root is needed for (4): the topology runs as the calling user under the prefix.
+# ansible.cfg's collections_path reads; (4) .venv/bin/ansible-playbook site.yml "$@"; (5) the
+# picture of the topology (playbooks/picture.yml, the same arguments).
+# No root is needed for (4) and (5): the topology runs as the calling user under the prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd -P)
@@ -28,8 +29,8 @@ log() { printf 'demo: %s\n' "$*"; }
 # (1) Build packages for uWSGI's PyPI source: a C compiler and libc headers, Python's
 # headers (python3-dev; python3.11-dev for a python3.11 without Python.h), OpenSSL's
 # headers (without them uWSGI builds without https and signed subscriptions), zlib and
-# PCRE2 (gzip and regexp routing).
-pkgs=(gcc libc6-dev python3-dev libssl-dev zlib1g-dev libpcre2-dev)
+# PCRE2 (gzip and regexp routing); and Graphviz, whose dot draws the picture of step (5).
+pkgs=(gcc libc6-dev python3-dev libssl-dev zlib1g-dev libpcre2-dev graphviz)
 PYTHON=${PYTHON:-python3.11}
 if command -v "$PYTHON" >/dev/null 2>&1; then
     inc=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
@@ -69,4 +70,9 @@ while IFS= read -r name; do
 done < <(compgen -e | grep '^UWSGI_' || true)
 
 log "ansible-playbook site.yml $*"
-exec "$ROOT/.venv/bin/ansible-playbook" site.yml "$@"
+"$ROOT/.venv/bin/ansible-playbook" site.yml "$@"
+
+# (5) The picture: <prefix>/topology.dot, .mmd and .svg from the plan, topology-live.svg from the
+# routers' stats (playbooks/picture.yml; nothing is drawn for a teardown).
+log "ansible-playbook playbooks/picture.yml $*"
+exec "$ROOT/.venv/bin/ansible-playbook" playbooks/picture.yml "$@"
