@@ -19,6 +19,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.uwsgi.topology.plugins.module_utils.errors import TopologyError
 from ansible_collections.uwsgi.topology.plugins.module_utils.manifest import CA_COMMON_NAME, CA_FILE, add_manifests
+from ansible_collections.uwsgi.topology.plugins.module_utils.metrics_plan import METRICS_HOST_VARS, add_metrics
 from ansible_collections.uwsgi.topology.plugins.module_utils.topology import HOST_VARS, plan_topology
 
 FILTER = 'uwsgi.topology.topology_plan'
@@ -69,7 +70,8 @@ def topology_plan(hostvars, groups, router_group='uwsgi_routers', node_group='uw
         if host not in hostvars:
             continue
         variables = hostvars[host]
-        hosts[host] = dict((name, _plain(variables.get(name))) for name in HOST_VARS if variables.get(name) is not None)
+        hosts[host] = dict((name, _plain(variables.get(name))) for name in HOST_VARS + METRICS_HOST_VARS
+                           if variables.get(name) is not None)
     try:
         plan = plan_topology(hosts, _plain(groups), router_group=router_group, node_group=node_group,
                              version=str(version), secured=secured, default_prefix=prefix,
@@ -83,6 +85,7 @@ def topology_plan(hostvars, groups, router_group='uwsgi_routers', node_group='uw
                                 'directory), got %r' % ca_file)
         add_manifests(plan, store=str(store), ca_file=str(ca_file), ca_common_name=str(ca_common_name),
                       demo_app_src=DEMO_APP_SRC)
+        add_metrics(plan, hosts)
     except TopologyError as exc:
         raise AnsibleFilterError('%s: %s' % (FILTER, exc))
     for warning in plan['warnings']:

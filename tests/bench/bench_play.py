@@ -22,7 +22,7 @@ What it does, on this machine only (``ansible_connection: local``, every socket 
   (``teardown.yml``). A re-run that changes something is reported, never hidden.
 * Scaling: inventories of ``--hosts`` local hosts (default 1, 5, 20), each host with its own
   prefix, one http router (signed subscriptions, a stats port) and one node subscribing to its
-  own router with its own key, every host on distinct ports (20000-23999: below Linux's
+  own router with its own key, every host on distinct ports (20000-24999: below Linux's
   ephemeral range, away from the bundled default's 18xxx/12xxx/19xxx/13xxx and the e2e tests'
   offsets of +100..+300 from them). Deployed, re-run ``--rounds`` times, torn down.
 * Every deployment of the benchmark shares one pip virtualenv, ``.build/bench/uwsgi-venv``
@@ -76,7 +76,7 @@ TARGET_RATIO = 0.4
 
 # Scaling inventories: these ports plus 1, 2, ...: every host of every inventory of one run has
 # its own (so that --keep can keep them all), at most SCALE_MAX_HOSTS in all.
-SCALE_PORTS = {'router': 20000, 'subscription': 21000, 'stats': 22000, 'node': 23000}
+SCALE_PORTS = {'router': 20000, 'subscription': 21000, 'stats': 22000, 'node': 23000, 'metrics': 24000}
 SCALE_MAX_HOSTS = 999
 
 _TASK_HEADER = re.compile(r'^TASK \[', re.M)
@@ -201,6 +201,8 @@ def scale_inventory(count, workdir, first_port=1):
             'emperor_install_method': 'pip',
             'emperor_supervisor': 'standalone',
             'emperor_pip_virtualenv': SHARED_VENV,
+            # The router metrics exporter's default (stats port + 1000) would be the node's port here.
+            'uwsgi_topology_metrics_port': SCALE_PORTS['metrics'] + port,
             'uwsgi_router_instances': [{
                 'name': 'r%s' % tag, 'type': 'http',
                 'port': SCALE_PORTS['router'] + port,
