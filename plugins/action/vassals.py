@@ -43,6 +43,13 @@ class ActionModule(ActionBase):
             raise TopologyError(path, 'the signing key is not in the key store on the controller')
         return pem
 
+    def _refresh(self, rolled, args):
+        """The replicas replaced so far, each with its nodes' subscriptions signed now."""
+        return [{'server': v['rolling']['server'], 'stats': v['rolling']['stats'],
+                 'packets': refill_packets(v['rolling'].get('announces'), self._key, args.get('version'),
+                                           args.get('build'))}
+                for v in rolled if v['rolling'].get('server')]
+
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp  # not used
@@ -59,6 +66,7 @@ class ActionModule(ActionBase):
             if outcome.get('failed'):
                 return result
             by_file = dict((v.get('file'), v) for v in vassals)
+            rolled = []
             for name in outcome.get('deferred') or []:
                 vassal = by_file[name]
                 try:
@@ -69,14 +77,26 @@ class ActionModule(ActionBase):
                     result.update(failed=True, msg='%s: %s' % (name, exc))
                     return result
                 step_args = dict(args, vassals=[vassal], prune=False, touch=[], defer_rolling=False,
-                                 rolling_step=True, refill=refill)
+                                 rolling_step=True, refill=refill, refresh=self._refresh(rolled, args))
                 step = self._execute_module(module_name=MODULE, module_args=step_args, task_vars=task_vars)
                 for field in ('written', 'rolled', 'diff', 'attributes_set'):
                     result[field] = list(result.get(field) or []) + list(step.get(field) or [])
                 if step.get('failed'):
                     result.update(failed=True, msg='%s: %s' % (name, step.get('msg')))
                     return result
+                rolled.append(vassal)
+            if rolled:
+                # Once more after the last one, for what follows the routers (the handover of rotated keys).
+                last = self._execute_module(module_name=MODULE, task_vars=task_vars, module_args=dict(
+                    args, vassals=[], prune=False, touch=[], defer_rolling=True,
+                    refresh=self._refresh(rolled, args)))
+                if last.get('failed'):
+                    result.update(failed=True, msg='refreshing the replaced replicas: %s' % last.get('msg'))
+                    return result
             result['deferred'] = []
+            return result
+        except TopologyError as exc:
+            result.update(failed=True, msg=str(exc))
             return result
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)

@@ -209,6 +209,10 @@ def _router_vassal(router, layout, announces):
     replicas share its address)."""
     vassal = {'file': router['name'] + ROUTER_SUFFIX, 'instance': router['name'], 'role': 'router',
               'spec': router['spec'], 'socket': None, 'depends': list(router.get('reload_on') or [])}
+    if router.get('secured') and router.get('pubkey_dir'):
+        # A rotated signing key takes effect only in a pool created afresh (2.0 reads the public key once):
+        # a new public key reloads the replica too, and its refill, signed with the new key, creates them.
+        vassal['depends'] += ['%s/%s' % (router['pubkey_dir'], public['file']) for public in router['public_keys']]
     if router.get('stats') and router.get('subscription'):
         vassal['rolling'] = {
             'stats': _local(router['stats']), 'server': _local(router['subscription']),

@@ -191,6 +191,26 @@ options:
         description: The datagram, base64.
         type: str
         required: true
+  refresh:
+    description:
+      - Subscribe datagrams (built like O(refill)) to send, before anything else, to replicas replaced earlier
+        in the same run, for the nodes their stats show. Set by the action plugin. Not logged.
+    type: list
+    elements: dict
+    suboptions:
+      server:
+        description: The replica's subscription server.
+        type: str
+        required: true
+      stats:
+        description: The replica's stats server.
+        type: str
+        required: true
+      packets:
+        description: The datagrams, as in O(refill).
+        type: list
+        elements: dict
+        required: true
   drain_timeout:
     description:
       - Seconds to wait, after a replica left its address, until the requests in flight through it
@@ -584,6 +604,8 @@ class VassalSet(object):
         self._remove_and_wait(first, skip=kept)
 
         touch = set(self.params['touch'])
+        if not self.module.check_mode:
+            self._refresh()
         if self.params['rolling_step']:
             if len(planned) != 1 or not planned[0].item.get('rolling'):
                 raise TopologyError('vassals', 'rolling_step replaces exactly one vassal with rolling, got %d vassals'
@@ -601,6 +623,17 @@ class VassalSet(object):
         return self.result
 
     # --- acting -------------------------------------------------------------------------------
+
+    def _refresh(self):
+        """Send the replicas replaced earlier in this run their nodes' subscriptions again (signed anew), for
+        the nodes they hold: while a rotated signing key waits for its handover after the routers, the nodes'
+        own announces (signed with the old key) are refused there, and must not let them expire."""
+        for item in self.params['refresh'] or []:
+            held = router_reload.pools(router_reload.try_stats(item['stats']))
+            packets = router_reload.refill_order(item['packets'], held)
+            for packet in packets:
+                _packet.send(item['server'], base64.b64decode(packet['data']))
+            self.result['refreshed'] = self.result.get('refreshed', 0) + len(packets)
 
     def _roll(self, vassal):
         """Leave (when planned), write, refill, wait for the new router process: one replica, in steps."""
@@ -731,6 +764,11 @@ def main():
                 key=dict(type='str', required=True, no_log=False),
                 address=dict(type='str', required=True),
                 data=dict(type='str', required=True),
+            )),
+            refresh=dict(type='list', elements='dict', no_log=True, options=dict(
+                server=dict(type='str', required=True),
+                stats=dict(type='str', required=True),
+                packets=dict(type='list', elements='dict', required=True),
             )),
             drain_timeout=dict(type='int', default=120),
             start_timeout=dict(type='int', default=60),
