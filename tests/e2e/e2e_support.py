@@ -194,6 +194,13 @@ def bodies(port, host_header, count, **kwargs):
     return seen
 
 
+def answered_by(port, host_header, count, **kwargs):
+    """The set of bodies (node names) of ``count`` requests. Through a router with replicas each replica
+    balances on its own, so only which nodes answer is certain, not how many times each (any replica
+    that gets three requests or more shows both nodes of a two-node pool)."""
+    return set(bodies(port, host_header, count, **kwargs))
+
+
 def router_stats(port, timeout=5):
     """The JSON document of a router's stats server on 127.0.0.1 (stray commas repaired)."""
     sock = socket.create_connection(('127.0.0.1', port), timeout)

@@ -121,6 +121,9 @@ def topo(tmp_path_factory):
     base = tmp_path_factory.mktemp('metrics')
     inventory = e2e.shift_ports(e2e.load_local_inventory(), PORT_OFFSET)
     routers = e2e.instances(inventory, 'router')
+    for router in routers:
+        # One process per router, so that counts per router are exact (replicas: the unit tests).
+        router.pop('replicas', None)
     state = {'prefix': base / 'prefix', 'inventory': inventory,
              # The plan's default: the lowest stats port of the host's routers + 1000.
              'metrics_port': min(r['stats_port'] for r in routers) + 1000,
