@@ -105,7 +105,14 @@ def run_converge(*extra_args):
     """Run the scenario's converge with ansible-playbook and Molecule's inventory and
     configuration (ANSIBLE_CONFIG and the collection path come from the verifier's
     environment). Returns ``(returncode, output, recap)``; recap maps host -> counts."""
-    cmd = ['ansible-playbook', '--inventory', inventory_dir()] + list(extra_args) + [converge_playbook()]
+    return run_playbook(converge_playbook(), *extra_args)
+
+
+def run_playbook(playbook, *extra_args):
+    """Run ``playbook`` (a path, or a collection playbook's FQCN such as
+    ``uwsgi.topology.rolling_restart``) as run_converge runs the converge. Returns
+    ``(returncode, output, recap)``."""
+    cmd = ['ansible-playbook', '--inventory', inventory_dir()] + list(extra_args) + [playbook]
     started = time.time()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           timeout=900, check=False)
@@ -132,13 +139,14 @@ def emperor_journal(target, since):
     return result.stdout
 
 
-def check_converge_changes_nothing(names, paths=TOPOLOGY_PATHS, units=TOPOLOGY_UNITS):
-    """Run the scenario's converge with --check --diff and assert that it reports no change on
-    any of the hosts ``names`` and that none of their files (under ``paths``) or supervised
-    processes (``units``) changed. Returns the converge's output."""
+def check_converge_changes_nothing(names, paths=TOPOLOGY_PATHS, units=TOPOLOGY_UNITS, converge_args=()):
+    """Run the scenario's converge with --check --diff (and ``converge_args``, e.g. a second
+    ``--inventory``) and assert that it reports no change on any of the hosts ``names`` and that
+    none of their files (under ``paths``) or supervised processes (``units``) changed. Returns the
+    converge's output."""
     hosts = dict((name, host(name)) for name in names)
     before = dict((name, snapshot(h, paths, units=units)) for name, h in hosts.items())
-    rc, output, recap = run_converge('--check', '--diff')
+    rc, output, recap = run_converge('--check', '--diff', *converge_args)
     assert rc == 0, output[-4000:]
     for name in hosts:
         assert name in recap, (name, recap, output[-2000:])
