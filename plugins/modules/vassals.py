@@ -50,6 +50,10 @@ description:
     process reads it, and the module waits until they are in the pools, before the next replica.
     Run without the action plugin (O(defer_rolling) and O(rolling_step) unset), the module writes
     such a vassal at once, like any other.
+  - A node vassal that loses C(unsubscribe-on-graceful-reload) (the planner drops it for a key's only node)
+    would still leave its pools when the write reloads it, under its running configuration; its announces
+    are blocked first through its C(master-fifo) (C(S)), unless the drain module's record beside the FIFO
+    says it is drained, so that it stays in its pools while it reloads.
 author:
   - uwsgi.topology developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -392,6 +396,14 @@ rolled:
   type: list
   elements: dict
   sample: [{"file": "edge-http.router.topology.ini", "left": 0.21, "started": 0.31, "refilled": 0.33, "pushed": 3}]
+kept_in_pools:
+  description:
+    - Node vassals that lost C(unsubscribe-on-graceful-reload) (they became a key's only node) and were sent
+      C(S) on their master FIFO before the write, so that the reload the write causes keeps them in their pools.
+  returned: when any
+  type: list
+  elements: str
+  sample: [app1.node.topology.ini]
 pools_before:
   description:
     - With O(rolling_step), the pools of the replica before it reloaded (key to node addresses), or V(null)
@@ -423,6 +435,7 @@ from ansible_collections.uwsgi.topology.plugins.module_utils.errors import Topol
 from ansible_collections.uwsgi.topology.plugins.module_utils import vassal_file
 from ansible_collections.uwsgi.topology.plugins.module_utils import router_reload
 from ansible_collections.uwsgi.topology.plugins.module_utils import packet as _packet
+from ansible_collections.uwsgi.topology.plugins.module_utils import drain
 
 
 class Planned(object):
@@ -508,6 +521,19 @@ def _compile(module):
             ini += depends_line(depends)
         planned.append(Planned(i, item, options, ini))
     return planned
+
+
+def drain_blocked(fifo):
+    """Whether the drain module's record beside ``fifo`` (``<node>.drain``) says the running node is blocked."""
+    record_path = fifo[:-len('.fifo')] + '.drain' if fifo.endswith('.fifo') else None
+    if record_path is None:
+        return False
+    try:
+        record = drain.read_record(record_path)
+        identity = drain.fifo_identity(fifo)
+    except TopologyError:
+        return False
+    return bool(record and record.get('blocked') and record.get('fifo') == identity)
 
 
 def _check_backlog(options, where, somaxconn='/proc/sys/net/core/somaxconn'):
@@ -624,6 +650,36 @@ class VassalSet(object):
 
     # --- acting -------------------------------------------------------------------------------
 
+    def _keep_in_pools(self, vassal):
+        """A node that loses unsubscribe-on-graceful-reload (it became a key's only node) would still leave its
+        pools when the write reloads it, under its running configuration: block its announces first (master
+        FIFO ``S``; a blocked master sends no unsubscribe, core/subscription.c:1089-1090), so that it stays in
+        them while it reloads, as the new configuration wants. The reloaded master starts unblocked."""
+        try:
+            current = vassal_file.read_current(vassal.path)
+        except TopologyError:
+            return
+        if not current:
+            return
+        before = dict(vassal_file.ini_options(vassal_file.as_text(current)))
+        after = dict(vassal_file.ini_options(vassal.ini))
+        fifo = after.get('master-fifo')
+        if not fifo or fifo != before.get('master-fifo') or before.get('unsubscribe-on-graceful-reload') != 'true' \
+                or after.get('unsubscribe-on-graceful-reload') == 'true':
+            return
+        if drain_blocked(fifo):
+            return  # drained: its announces are blocked already, and S would resume them
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            return  # not running: nothing to keep
+        try:
+            os.write(fd, b'S')
+            self.result.setdefault('kept_in_pools', []).append(vassal.file)
+        finally:
+            os.close(fd)
+        time.sleep(0.2)  # the master reads its FIFO in its loop
+
     def _refresh(self):
         """Send the replicas replaced earlier in this run their nodes' subscriptions again (signed anew), for
         the nodes they hold: while a rotated signing key waits for its handover after the routers, the nodes'
@@ -675,6 +731,8 @@ class VassalSet(object):
 
     def _put(self, vassal, touch):
         module = self.module
+        if vassal.needs_write and not module.check_mode:
+            self._keep_in_pools(vassal)
         try:
             changed, diff = vassal_file.put(module, vassal.path, vassal.ini, self.validator)
         except TopologyError as exc:

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import socket
 import stat
@@ -16,7 +17,7 @@ import time
 
 import pytest
 
-from ansible_collections.uwsgi.topology.plugins.module_utils import vassal_file
+from ansible_collections.uwsgi.topology.plugins.module_utils import drain, vassal_file
 from ansible_collections.uwsgi.topology.plugins.module_utils.compiler import compile_options, render_ini
 from ansible_collections.uwsgi.topology.plugins.modules import vassals
 
@@ -630,3 +631,66 @@ def test_a_backlog_above_somaxconn_is_refused_before_anything_is_written(tmp_pat
                                                     r"net.core.somaxconn \(128\).*listen to 128 or less"):
         vassals._check_backlog([('listen', '1024')], 'vassals[0] (edge)', str(limit))
     vassals._check_backlog([('listen', '1024')], 'vassals[0] (edge)', str(tmp_path / 'missing'))
+
+
+def _fifo_node(fifo, unsubscribe):
+    node = _node('app1', '127.0.0.1:13031')
+    node['spec'] = {'options': [['socket', '127.0.0.1:13031'], ['wsgi-file', '/srv/app/wsgi.py'],
+                                ['master-fifo', fifo]] + ([['unsubscribe-on-graceful-reload', 'true']]
+                                                          if unsubscribe else [])}
+    return node
+
+
+def _fifo_reader(path):
+    """A running master's FIFO: what is written to it, read in a thread."""
+    os.mkfifo(path)
+    got = []
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+
+    def read():
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not got:
+            try:
+                data = os.read(fd, 16)
+            except BlockingIOError:
+                data = b''
+            if data:
+                got.append(data)
+            time.sleep(0.01)
+        os.close(fd)
+    thread = threading.Thread(target=read)
+    thread.daemon = True
+    thread.start()
+    return got, thread
+
+
+def test_a_node_that_becomes_a_keys_only_node_is_blocked_before_its_reload(run_module, uwsgi_ok, vassal_dir,
+                                                                            tmp_path):
+    fifo = str(tmp_path / 'app1.fifo')
+    got, thread = _fifo_reader(fifo)
+    old = _fifo_node(fifo, unsubscribe=True)
+    _write(vassal_dir / old['file'], _ini(old))
+    failed, result, _warnings = run_module(vassals.main, _args(vassal_dir, uwsgi_ok, [_fifo_node(fifo, False)]))
+    thread.join(6)
+    assert not failed, result
+    assert result['written'] == ['app1.node.topology.ini'] and result['kept_in_pools'] == ['app1.node.topology.ini']
+    assert got == [b'S']
+
+
+def test_a_drained_node_is_not_unblocked_and_other_changes_send_nothing(run_module, uwsgi_ok, vassal_dir, tmp_path):
+    fifo = str(tmp_path / 'app1.fifo')
+    got, thread = _fifo_reader(fifo)
+    old = _fifo_node(fifo, unsubscribe=True)
+    _write(vassal_dir / old['file'], _ini(old))
+    with open(str(tmp_path / 'app1.drain'), 'w') as handle:
+        json.dump({'blocked': True, 'fifo': list(drain.fifo_identity(fifo))}, handle)
+    failed, result, _warnings = run_module(vassals.main, _args(vassal_dir, uwsgi_ok, [_fifo_node(fifo, False)]))
+    assert not failed, result
+    assert 'kept_in_pools' not in result
+    # A node keeping unsubscribe-on-graceful-reload leaves its pools on reload, as planned: nothing sent.
+    _write(vassal_dir / old['file'], _ini(old).replace('13031', '13099'))
+    failed, result, _warnings = run_module(vassals.main, _args(vassal_dir, uwsgi_ok, [old]))
+    thread.join(6)
+    assert not failed, result
+    assert 'kept_in_pools' not in result
+    assert got == []
