@@ -17,6 +17,19 @@
 #   make sanity    ansible-test sanity --python 3.11 --requirements, from a copy
 #                  in .build/sanity/ansible_collections/uwsgi/topology, with its
 #                  own venv .build/venv-sanity (scripts/sanity.sh says why)
+#   make core-2.17, make core-2.18   unit tests and the version-dependent sanity tests on that minor
+#                  (meta/runtime.yml claims >=2.17), each in its own venv .build/venv-sanity-<minor>
+#                  (scripts/core-compat.sh); 2.19 is .venv's, tested by make sanity and make unit
+#   make docs      role READMEs up to date with their argument specs, antsibull-docs
+#                  lint-collection-docs, and the docs site (antsibull-docs + Sphinx, offline,
+#                  warnings are errors) in .build/docs/html (scripts/docs.sh; tools venv
+#                  .build/venv-tools from tests/requirements-tools.txt)
+#   make role-readmes  rewrite roles/*/README.md from the argument specs (scripts/role_readmes.py)
+#   make changelog antsibull-changelog lint, fragment types, a trial release's notes (scripts/changelog-check.sh)
+#   make galaxy    the built tarball: only collection files, galaxy-importer clean apart from the
+#                  missing repository URL (scripts/galaxy-check.sh; venv .build/venv-galaxy-importer)
+#   make ee        ansible-builder: introspect the installed tarball, `create` a build context from
+#                  extensions/ee/execution-environment.yml (scripts/ee-check.sh)
 #   make lint      ansible-lint --profile production (config: .ansible-lint), offline
 #   make realbin   pytest tests/realbin with .build/uwsgi-builds.env exported
 #   make e2e       pytest tests/e2e: site.yml on the local inventory, broken inventories, Galaxy install
@@ -27,6 +40,9 @@
 #   make bench-router  python tests/bench/bench_router.py: the http/https routers of the bundled
 #                  default (and option variants, 1 vs 2 replicas) against nginx, same nodes, wrk
 #                  (BENCH_ARGS="--rounds 1 --paths small"; --help lists the options)
+#   make bench-changes  python tests/bench/bench_changes.py: the day-2 changes of the Molecule scenario
+#                  operations on the bundled default, each under a bounded load (8 threads, http
+#                  and https with SNI): requests, failures by cause, durations (BENCH_ARGS="--replicas 2")
 #   make demo      ansible-playbook site.yml
 #   make clean     remove .build and tests/output (keeps .venv); distclean: also .venv
 #
@@ -56,7 +72,7 @@ PYTEST_ARGS ?=
 SANITY_ARGS ?=
 LINT_ARGS ?=
 
-TEST_STAGES := venv binaries unit sanity lint realbin e2e molecule
+TEST_STAGES := venv binaries unit sanity core-2.17 core-2.18 lint docs changelog galaxy ee realbin e2e molecule
 
 .PHONY: test venv apt binaries unit sanity lint realbin e2e bench demo clean distclean help
 
@@ -81,6 +97,33 @@ unit: venv
 # apt: the shellcheck sanity test needs Debian's shellcheck
 sanity: venv apt
 	@$(ROOT)/scripts/sanity.sh $(SANITY_ARGS)
+
+# Sanity and unit tests on the older ansible-core minors that meta/runtime.yml claims: the
+# version-dependent sanity tests (CORE_SANITY=all: every one; scripts/core-compat.sh says why).
+# (apt: shellcheck, for CORE_SANITY=all as for make sanity)
+CORE_SANITY ?=
+.PHONY: core-2.17 core-2.18
+core-2.17 core-2.18: apt
+	@CORE_SANITY="$(CORE_SANITY)" $(ROOT)/scripts/core-compat.sh $(patsubst core-%,%,$@) $(SANITY_ARGS)
+
+# The collection's documentation: role READMEs, lint-collection-docs, the site (.build/docs/html).
+.PHONY: docs role-readmes
+docs:
+	@$(ROOT)/scripts/docs.sh
+
+role-readmes:
+	@$(ROOT)/scripts/venv.sh $(ROOT)/.build/venv-tools tests/requirements-tools.txt antsibull_docs_parser
+	@$(ROOT)/.build/venv-tools/bin/python $(ROOT)/scripts/role_readmes.py
+
+.PHONY: changelog galaxy ee
+changelog:
+	@$(ROOT)/scripts/changelog-check.sh
+
+galaxy:
+	@$(ROOT)/scripts/galaxy-check.sh
+
+ee:
+	@$(ROOT)/scripts/ee-check.sh
 
 # The collection link first: the syntax checks resolve uwsgi.topology.* through it
 # (ansible.cfg's collections_path), also when lint runs alone on a fresh clone.
@@ -113,6 +156,12 @@ bench-router: venv apt
 	@$(ROOT)/scripts/apt-deps.sh nginx wrk
 	@$(ROOT)/scripts/collection-link.sh >/dev/null
 	@cd $(ROOT) && $(VENV)/bin/python tests/bench/bench_router.py $(BENCH_ARGS)
+
+# make bench-changes BENCH_ARGS="--replicas 2 --changes baseline,router-option"   (--help lists the options)
+.PHONY: bench-changes
+bench-changes: venv apt
+	@$(ROOT)/scripts/collection-link.sh >/dev/null
+	@cd $(ROOT) && $(VENV)/bin/python tests/bench/bench_changes.py $(BENCH_ARGS)
 
 # make demo ARGS="--check --diff"   /   make demo ARGS="-e uwsgi_topology_state=absent"
 ARGS ?=

@@ -3,12 +3,18 @@
 # Cache-aware: pip runs only when the sha256 of tests/requirements.txt (plus the
 # interpreter version) differs from the stamp stored in .venv/.requirements.sha256.
 # pip uses its own default configuration: no index URL is written anywhere here.
+#
+#   scripts/venv.sh                          .venv from tests/requirements.txt (make venv)
+#   scripts/venv.sh DIR REQ [MODULE...]      another virtualenv DIR from the requirements
+#                                            file REQ (e.g. .build/venv-tools), the same way;
+#                                            the MODULEs must import afterwards
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3.11}
-VENV=.venv
-REQ=tests/requirements.txt
+VENV=${1:-.venv}
+REQ=${2:-tests/requirements.txt}
+if [ "$#" -gt 2 ]; then shift 2; else set --; fi
 STAMP=$VENV/.requirements.sha256
 
 [ -f "$REQ" ] || { echo "venv: $REQ is missing" >&2; exit 1; }
@@ -39,8 +45,13 @@ echo "venv: installing $REQ into $VENV"
 "$VENV/bin/python" -m pip install --upgrade pip
 "$VENV/bin/python" -m pip install -r "$REQ"
 # Fail here, not later, if the packages cannot be imported or run.
-"$VENV/bin/python" -c 'import ansible, ansible_collections.community.crypto, ansible_collections.ansible.posix, ansible_collections.community.docker, pytest, testinfra, docker, uwsgiconf, molecule'
-# (sed, not head: head would close the pipe early and the tool dies of EPIPE)
-"$VENV/bin/ansible" --version | sed -n 1p
-PATH=$PWD/$VENV/bin:$PATH "$VENV/bin/ansible-lint" --version | sed -n 1p
+if [ "$VENV" = .venv ]; then
+    "$VENV/bin/python" -c 'import ansible, ansible_collections.community.crypto, ansible_collections.ansible.posix, ansible_collections.community.docker, pytest, testinfra, docker, uwsgiconf, molecule'
+    # (sed, not head: head would close the pipe early and the tool dies of EPIPE)
+    "$VENV/bin/ansible" --version | sed -n 1p
+    PATH=$PWD/$VENV/bin:$PATH "$VENV/bin/ansible-lint" --version | sed -n 1p
+fi
+for module in "$@"; do
+    "$VENV/bin/python" -c "import $module"
+done
 echo "$want" > "$STAMP"

@@ -411,7 +411,7 @@ def run_action(run_module):
         task.async_val = 0
         connection = MagicMock()
         connection._shell.tmpdir = None
-        action = files_action.ActionModule(task, connection, MagicMock(), DataLoader(), None)
+        action = files_action.ActionModule(task, connection, MagicMock(), DataLoader(), None, None)  # shared_loader_obj: required before 2.19
         sent = []
 
         def execute_module(module_name=None, module_args=None, task_vars=None, **_kwargs):
