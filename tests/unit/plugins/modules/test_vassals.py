@@ -635,9 +635,10 @@ def test_a_backlog_above_somaxconn_is_refused_before_anything_is_written(tmp_pat
 
 def _fifo_node(fifo, unsubscribe):
     node = _node('app1', '127.0.0.1:13031')
-    node['spec'] = {'options': [['socket', '127.0.0.1:13031'], ['wsgi-file', '/srv/app/wsgi.py'],
-                                ['master-fifo', fifo]] + ([['unsubscribe-on-graceful-reload', 'true']]
-                                                          if unsubscribe else [])}
+    options = [['socket', '127.0.0.1:13031'], ['wsgi-file', '/srv/app/wsgi.py'], ['master-fifo', fifo]]
+    if unsubscribe:
+        options.append(['unsubscribe-on-graceful-reload', 'true'])
+    node['spec'] = {'options': options}
     return node
 
 
@@ -664,8 +665,7 @@ def _fifo_reader(path):
     return got, thread
 
 
-def test_a_node_that_becomes_a_keys_only_node_is_blocked_before_its_reload(run_module, uwsgi_ok, vassal_dir,
-                                                                            tmp_path):
+def test_a_node_that_becomes_a_keys_only_node_is_blocked_before_its_reload(run_module, uwsgi_ok, vassal_dir, tmp_path):
     fifo = str(tmp_path / 'app1.fifo')
     got, thread = _fifo_reader(fifo)
     old = _fifo_node(fifo, unsubscribe=True)
