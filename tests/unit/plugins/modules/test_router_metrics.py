@@ -10,48 +10,15 @@ __metaclass__ = type
 
 import json
 import socket
-import threading
 import time
 
 import pytest
 
 from ansible_collections.uwsgi.topology.plugins.modules import router_metrics
+# The fake stats server of the exporter's tests: one copy.
+from ansible_collections.uwsgi.topology.tests.unit.plugins.module_utils.test_metrics import StatsServer
 
 APP = ['10.0.0.21:3031', '10.0.0.22:3031']
-
-
-class Server(object):
-    """A router's stats server: writes ``payload`` to each connection and closes it."""
-
-    def __init__(self, payload):
-        self.payload = payload
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.05)
-        self.address = '127.0.0.1:%d' % self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-        self._thread.daemon = True
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                conn, _peer = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                conn.sendall(self.payload.encode('utf-8'))
-            finally:
-                conn.close()
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
 
 
 @pytest.fixture
@@ -61,7 +28,7 @@ def server():
             'subscriptions': [{'key': 'app.test', 'hits': 6, 'nodes': [
                 {'name': APP[0], 'last_check': now, 'death_mark': 0, 'requests': 6, 'tx': 60, 'rx': 30,
                  'failcnt': 0, 'ref': 0, 'weight': 1}]}]}
-    started = Server(json.dumps(data))
+    started = StatsServer(json.dumps(data))
     yield started
     started.close()
 
