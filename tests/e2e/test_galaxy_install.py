@@ -69,8 +69,9 @@ def test_site_playbook_by_fqcn_from_the_installed_copy(installed):
         run = e2e.playbook('uwsgi.topology.site', path, env, cwd=str(base))
         assert run.returncode == 0, run.tail(120)
         assert str(installed['collections']) in run.output or 'Show the pools' in run.output
-        assert e2e.bodies(inventory['all']['hosts'][e2e.HOST]['uwsgi_router_instances'][0]['port'],
-                          'app.test', 4) == {'app1': 2, 'app2': 2}
+        # Through the bundled default's two router replicas: which nodes answer, not how often each.
+        assert e2e.answered_by(inventory['all']['hosts'][e2e.HOST]['uwsgi_router_instances'][0]['port'],
+                               'app.test', 6) == {'app1', 'app2'}
         down = e2e.playbook('uwsgi.topology.teardown', path, env, cwd=str(base))
         assert down.returncode == 0, down.tail(120)
         assert not prefix.exists()
